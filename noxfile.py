@@ -1,0 +1,54 @@
+"""Development sessions: ``nox -s tests lint typing docs`` (and ``bench``, not run in CI).
+
+Dependencies come from ``pyproject.toml`` (the project's extras and dependency groups), so
+this file never repeats a version pin.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typing", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def group(name: str) -> list[str]:
+    """The requirements of one ``[dependency-groups]`` entry."""
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite with branch coverage (fails under the configured minimum)."""
+    session.install("-e", ".[cli,speedups]", *group("test"))
+    session.run("coverage", "erase")
+    session.run(
+        "coverage", "run", "-m", "pytest", *session.posargs, env={"COVERAGE_PROCESS_START": ""}
+    )
+    session.run("coverage", "combine", success_codes=[0, 1])
+    session.run("coverage", "report")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install(*group("lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """mypy --strict on the package and the tests."""
+    session.install("-e", ".[cli,speedups]", *group("test"), *group("typing"))
+    session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with warnings as errors."""
+    session.install("-e", ".[cli]", *group("docs"))
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site")

@@ -1,0 +1,126 @@
+"""The paging state machine of one listing walk: which request comes next, and when to stop.
+
+Pure: it takes pages and hands out requests, and never awaits. Rules it keeps:
+
+- direction is data: a ``before`` cursor means backward (toward newer files), anything else
+  forward; every request carries exactly one cursor after the first;
+- forward continues from the envelope ``last_id``, backward from ``first_id``, each falling back
+  to the last/first item's id when the envelope leaves it out;
+- items come back in the order of travel: forward pages as sent, backward pages reversed;
+- ``max_items`` is exact: the last request asks only for the remainder and a longer page is cut;
+- the walk never stops silently: ``has_more`` without a usable cursor, or a cursor this walk has
+  already sent, raises ``PaginationError``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from ._wire import Request, list_request
+from .errors import PaginationError
+from .models import File, Page, Purpose
+
+__all__ = ["DEFAULT_LIMIT", "CursorWalk", "Direction"]
+
+DEFAULT_LIMIT = 20
+"""The server's page size when ``limit`` is not sent."""
+
+
+class Direction(enum.Enum):
+    """Which way a walk travels through the newest-first listing."""
+
+    FORWARD = "forward"  # toward older files, with ``after``
+    BACKWARD = "backward"  # toward newer files, with ``before``
+
+
+class CursorWalk:
+    """State of one walk through a listing. Arguments must already be checked.
+
+    Call ``next_request()`` for the request to send (``None`` when the walk is over), then
+    ``accept(page)`` with the page it produced; ``accept`` returns that page's items in the
+    order of travel, trimmed to ``max_items``.
+    """
+
+    __slots__ = (
+        "_limit",
+        "_next",
+        "_purpose",
+        "_remaining",
+        "_sent",
+        "direction",
+        "done",
+        "start",
+        "unbounded",
+    )
+
+    def __init__(
+        self,
+        *,
+        purpose: Purpose | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        max_items: int | None = None,
+    ) -> None:
+        self.direction = Direction.BACKWARD if before is not None else Direction.FORWARD
+        self.start: str | None = before if before is not None else after
+        self.done = False
+        self._purpose = purpose
+        self._limit = limit
+        self._remaining = max_items
+        self.unbounded = max_items is None
+        self._next = self.start
+        self._sent: set[str] = set()
+
+    def next_request(self) -> Request | None:
+        """The next request to send, or ``None`` when the walk has ended."""
+        if self.done:
+            return None
+        limit = self._limit
+        if self._remaining is not None:
+            limit = min(limit or DEFAULT_LIMIT, self._remaining)
+        cursor = self._next
+        if cursor is not None:
+            self._sent.add(cursor)
+        if self.direction is Direction.BACKWARD:
+            return list_request(purpose=self._purpose, limit=limit, before=cursor)
+        return list_request(purpose=self._purpose, limit=limit, after=cursor)
+
+    def accept(self, page: Page[File]) -> list[File]:
+        """Take the page the last request produced; return its items in the order of travel.
+
+        Raises:
+            PaginationError: the page says ``has_more`` but gives no usable cursor, or a cursor
+                this walk has already sent (the server would loop).
+        """
+        data = page.data
+        backward = self.direction is Direction.BACKWARD
+        items = data[::-1] if backward else data
+        if self._remaining is not None:
+            if len(items) >= self._remaining:
+                items = items[: self._remaining]
+                self._remaining = 0
+                self.done = True
+                return items
+            self._remaining -= len(items)
+        if not page.has_more:
+            self.done = True
+            return items
+        if backward:
+            cursor = page.first_id or (data[0].file_id if data else None)
+        else:
+            cursor = page.last_id or (data[-1].file_id if data else None)
+        if cursor is None:
+            self.done = True
+            raise PaginationError(
+                "the server said has_more but sent no cursor to continue from "
+                f"(request id {page.request_id})"
+            )
+        if cursor in self._sent:
+            self.done = True
+            raise PaginationError(
+                f"the server sent cursor {cursor!r} again; following it would repeat pages "
+                f"(request id {page.request_id})"
+            )
+        self._next = cursor
+        return items

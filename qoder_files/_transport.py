@@ -1,0 +1,293 @@
+"""The client side's only I/O seam: one aiohttp session, retries, rate limit, logging.
+
+``Transport.send(request, decode)`` sends one logical ``Request`` (retrying attempts as the
+``RetryPolicy`` allows) and hands the complete ``Response`` to a pure ``decode`` function from
+``_wire``. This is the only client module that imports aiohttp; it turns every aiohttp and
+socket exception into ``APIConnectionError``/``APITimeoutError``. The token lives in one header
+value and is never logged, formatted into a message, or shown by a repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import platform
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+import aiohttp
+
+from ._retry import RetryPolicy
+from ._version import __version__
+from ._wire import Request, Response, error_from_response, parse_retry_after
+from .errors import APIConnectionError, APITimeoutError, InvalidResponseError
+
+__all__ = ["USER_AGENT", "RateLimiter", "Transport"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("qoder_files")
+
+USER_AGENT = (
+    f"qoder-files/{__version__} python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
+)
+
+
+class RateLimiter:
+    """A token bucket shared by every request of one client.
+
+    Holds at most ``rate`` tokens (one second of burst, at least one); each attempt takes one,
+    waiting for it when the bucket is empty. Callers reserve in arrival order without a lock,
+    which is safe because everything runs on one event loop.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self._rate = rate
+        self._capacity = max(1.0, rate)
+        self._tokens = self._capacity
+        self._stamp = time.monotonic()
+
+    async def acquire(self) -> None:
+        """Wait until one request may be sent."""
+        now = time.monotonic()
+        self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        self._tokens -= 1.0
+        if self._tokens < 0:
+            await asyncio.sleep(-self._tokens / self._rate)
+
+
+class Transport:
+    """Sends ``Request`` values over one pooled aiohttp session.
+
+    The session is created lazily, on first use, inside the running loop (so a client may be
+    built outside one). A borrowed ``session`` is used as is and never closed.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        timeout: float,
+        max_retries: int,
+        retry: RetryPolicy,
+        rate_limit: float | None,
+        default_headers: Mapping[str, str] | None,
+        session: aiohttp.ClientSession | None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.retry = retry
+        self._limiter = RateLimiter(rate_limit) if rate_limit else None
+        self._session = session
+        self._owns_session = session is None
+        self._closed = False
+        self._rng = random.Random()
+        self._api_headers = {
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            **(default_headers or {}),
+            "Authorization": f"Bearer {token}",
+        }
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``aclose()`` was called."""
+        return self._closed
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("this client is closed")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+                auto_decompress=True,
+            )
+        return self._session
+
+    def forget_session(self) -> None:
+        """Drop the session without closing it (a forked child must not touch its sockets)."""
+        if self._owns_session:
+            self._session = None
+
+    async def aclose(self) -> None:
+        """Close the owned session (idempotent); a borrowed one is left open."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
+
+    def _client_timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+        return timeout
+
+    def _headers(self, request: Request, request_id: str) -> dict[str, str]:
+        if request.url is not None:
+            # Leaving the API (a presigned URL): no token and no caller default headers.
+            headers = {"User-Agent": USER_AGENT}
+        else:
+            headers = {**self._api_headers, "x-request-id": request_id}
+            if request.idempotency_key is not None:
+                headers["Idempotency-Key"] = request.idempotency_key
+        headers.update(request.headers)
+        return headers
+
+    def _url(self, request: Request) -> str:
+        return request.url if request.url is not None else self.base_url + request.path
+
+    def _form(self, request: Request) -> aiohttp.FormData | None:
+        if request.form is None:
+            return None
+        form = aiohttp.FormData()
+        for field in request.form:
+            value = field.value
+            if hasattr(value, "seek"):
+                value.seek(0)  # a retry re-sends the whole file
+            form.add_field(
+                field.name, value, filename=field.filename, content_type=field.content_type
+            )
+        return form
+
+    @contextlib.contextmanager
+    def translate_errors(self, what: str, request_id: str, seconds: float) -> Iterator[None]:
+        """Turn aiohttp and socket exceptions raised inside the block into ``QoderError``."""
+        try:
+            yield
+        except TimeoutError:
+            raise APITimeoutError(
+                f"{what}: no complete response within {seconds:g} s", request_id=request_id
+            ) from None
+        except aiohttp.ClientPayloadError:
+            raise APIConnectionError(
+                f"{what}: the response body was cut off before it was complete",
+                request_id=request_id,
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise APIConnectionError(
+                f"{what}: connection failed ({type(exc).__name__}: {reason})",
+                request_id=request_id,
+            ) from None
+
+    @contextlib.asynccontextmanager
+    async def open(
+        self, request: Request, request_id: str, timeout: float | None = None
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """One attempt, with the response left open for streaming its body.
+
+        Errors while connecting and reading headers are translated here; the caller wraps its
+        own body reads in ``translate_errors`` (and only those: a failing disk write is not a
+        network error).
+        """
+        session = self._get_session()
+        if self._limiter is not None:
+            await self._limiter.acquire()
+        seconds = self.timeout if timeout is None else timeout
+        with self.translate_errors(self.describe_request(request), request_id, seconds):
+            response = await session.request(
+                request.method,
+                self._url(request),
+                params=request.params or None,
+                headers=self._headers(request, request_id),
+                data=self._form(request),
+                timeout=self._client_timeout(seconds),
+                allow_redirects=False,
+            )
+        try:
+            yield response
+        finally:
+            response.release()
+
+    @staticmethod
+    def describe_request(request: Request) -> str:
+        """``METHOD path`` for messages and logs (a presigned URL is never shown)."""
+        return f"{request.method} {request.path or 'presigned URL'}"
+
+    async def _attempt(self, request: Request, request_id: str, timeout: float | None) -> Response:
+        seconds = self.timeout if timeout is None else timeout
+        async with self.open(request, request_id, timeout) as response:
+            with self.translate_errors(self.describe_request(request), request_id, seconds):
+                body = await response.read()
+            return Response(
+                status=response.status, headers=response.headers, body=body, request_id=request_id
+            )
+
+    def backoff(self, retry: int) -> float:
+        """Seconds before retry number ``retry`` (1-based), with full jitter."""
+        return self.retry.backoff(retry, self._rng)
+
+    async def send(
+        self,
+        request: Request,
+        decode: Callable[[Response], T],
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> T:
+        """Send ``request``, retrying as the policy allows, and return ``decode(response)``.
+
+        Retried (GETs always, writes only with an idempotency key): connection errors, timeouts,
+        cut-off bodies, the policy's statuses, and on GETs a complete 2xx body that does not
+        decode. Each retry waits for ``Retry-After``/``retry-after-ms`` when sent, else a
+        full-jitter backoff; a ``Retry-After`` beyond ``max_wait`` raises at once.
+        """
+        request_id = str(uuid.uuid4())
+        retries = self.max_retries if max_retries is None else max_retries
+        attempt = 0
+        debug = logger.isEnabledFor(logging.DEBUG)
+        while True:
+            attempt += 1
+            can_retry = request.retry_safe and attempt <= retries
+            started = time.perf_counter()
+            try:
+                response = await self._attempt(request, request_id, timeout)
+            except APIConnectionError as exc:
+                if not can_retry:
+                    raise
+                wait, reason = self.backoff(attempt), exc.message
+            else:
+                if debug:
+                    logger.debug(
+                        "%s -> %d in %.1f ms (attempt %d, request id %s)",
+                        self.describe_request(request),
+                        response.status,
+                        (time.perf_counter() - started) * 1000,
+                        attempt,
+                        request_id,
+                    )
+                if response.status in self.retry.retry_statuses and can_retry:
+                    hinted = parse_retry_after(response.headers)
+                    if hinted is not None and hinted > self.retry.max_wait:
+                        raise error_from_response(response)
+                    wait = self.backoff(attempt) if hinted is None else hinted
+                    reason = f"status {response.status}"
+                else:
+                    try:
+                        return decode(response)
+                    except InvalidResponseError as exc:
+                        if not (can_retry and request.method == "GET"):
+                            raise
+                        wait, reason = self.backoff(attempt), exc.message
+            logger.info(
+                "retrying %s in %.2f s after %s (retry %d of %d, request id %s)",
+                self.describe_request(request),
+                wait,
+                reason,
+                attempt,
+                retries,
+                request_id,
+            )
+            await asyncio.sleep(wait)
+
+    def describe(self) -> dict[str, Any]:
+        """Settings worth showing in a repr (never the token)."""
+        return {"base_url": self.base_url.rstrip("/")}

@@ -1,0 +1,217 @@
+"""The one exception tree of ``qoder_files``.
+
+Every error the SDK raises on purpose derives from ``QoderError``; no aiohttp or cattrs
+exception escapes a public call. Bad arguments are the exception: they raise ``ValueError``
+(naming the argument) before any request is sent.
+
+```
+QoderError
+├── APIError              status_code, type, message, param, request_id, body
+│   ├── BadRequestError           400
+│   ├── AuthenticationError       401
+│   ├── PermissionDeniedError     403
+│   ├── NotFoundError             404
+│   │   └── GoneError             410
+│   ├── ConflictError             409
+│   ├── RateLimitError            429 (retry_after)
+│   ├── InternalServerError       500 and 502-599
+│   └── FeatureNotAvailableError  501 (feature, available_from)
+├── APIConnectionError    network failure, reset, DNS, a body cut off mid-read
+│   └── APITimeoutError
+├── InvalidResponseError  a complete 2xx body that is not the documented JSON
+└── PaginationError       a repeated cursor, or has_more without a cursor
+```
+
+Messages are one readable line and end with the request id when there is one. This module is
+pure: it never does I/O and never sees the token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "FeatureNotAvailableError",
+    "GoneError",
+    "InternalServerError",
+    "InvalidResponseError",
+    "NotFoundError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "QoderError",
+    "RateLimitError",
+    "error_class_for_status",
+]
+
+
+def _with_request_id(message: str, request_id: str | None) -> str:
+    return f"{message} (request id {request_id})" if request_id else message
+
+
+class QoderError(Exception):
+    """Base class of every error raised by ``qoder_files``."""
+
+
+class APIError(QoderError):
+    """The server answered with an error status.
+
+    Attributes:
+        status_code: The HTTP status.
+        type: The error type from the body (``not_found_error``...), or ``None``.
+        message: The human-readable message from the body, or a status summary.
+        param: The offending parameter, when the server names one.
+        request_id: The server's request id, or the one this SDK sent.
+        body: The decoded JSON body, or the raw text when it was not JSON.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        type: str | None = None,  # noqa: A002 - mirrors the wire field name
+        param: str | None = None,
+        request_id: str | None = None,
+        body: Any = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.type = type
+        self.param = param
+        self.request_id = request_id
+        self.body = body
+        kind = f" {type}" if type else ""
+        super().__init__(_with_request_id(f"{status_code}{kind}: {message}", request_id))
+
+
+class BadRequestError(APIError):
+    """400: the request was malformed or a parameter was invalid."""
+
+
+class AuthenticationError(APIError):
+    """401: the token is missing, malformed or not valid."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the token is valid but may not do this (e.g. download an internal file)."""
+
+
+class NotFoundError(APIError):
+    """404: no such file."""
+
+
+class GoneError(NotFoundError):
+    """410: the file existed but was deleted."""
+
+
+class ConflictError(APIError):
+    """409: the file is not ready, still referenced, or an idempotency key was reused."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests.
+
+    Attributes:
+        retry_after: Seconds the server asked us to wait, or ``None``.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIError):
+    """500 or 502-599: the server or a gateway failed."""
+
+
+class FeatureNotAvailableError(APIError):
+    """501: the feature is not available (yet) for this account.
+
+    Attributes:
+        feature: The feature's name, when sent.
+        available_from: When it becomes available, when sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        feature: str | None = None,
+        available_from: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.feature = feature
+        self.available_from = available_from
+
+
+class APIConnectionError(QoderError):
+    """The request did not get a complete answer: refused, reset, DNS failure, cut-off body.
+
+    Attributes:
+        request_id: The request id this SDK sent.
+    """
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        self.message = message
+        self.request_id = request_id
+        super().__init__(_with_request_id(message, request_id))
+
+
+class APITimeoutError(APIConnectionError):
+    """One attempt took longer than the configured timeout."""
+
+
+class InvalidResponseError(QoderError):
+    """A complete 2xx response whose body is not the documented JSON.
+
+    Attributes:
+        status_code: The HTTP status.
+        request_id: The server's request id, or the one this SDK sent.
+        body: The start of the raw body (at most 500 characters).
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int, request_id: str | None = None, body: str = ""
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.request_id = request_id
+        self.body = body
+        super().__init__(_with_request_id(message, request_id))
+
+
+class PaginationError(QoderError):
+    """The server's cursors would make the listing loop or stop early.
+
+    Raised when the server sends a cursor this walk already sent, or says ``has_more`` without
+    giving a cursor to continue from. Nothing is silently dropped.
+    """
+
+
+_STATUS_CLASSES: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    410: GoneError,
+    429: RateLimitError,
+    500: InternalServerError,
+    501: FeatureNotAvailableError,
+}
+
+
+def error_class_for_status(status: int) -> type[APIError]:
+    """The ``APIError`` subclass for an HTTP status (``APIError`` itself when none fits)."""
+    if status in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status]
+    if 502 <= status <= 599:
+        return InternalServerError
+    return APIError

@@ -1,0 +1,183 @@
+"""``AsyncPager``: the ``async for`` over a cursor-paged listing, in either direction.
+
+The pager owns the I/O side of one walk; the rules (direction, cursors, ``max_items``,
+termination) live in the pure ``_cursor.CursorWalk``. While the caller works through a page,
+the pager already fetches the next one (one page ahead at most), so memory stays bounded by
+two pages and network time overlaps the caller's work. That read-ahead is cancelled when the
+pager is closed: ``aclose()``, ``async with``, garbage collection, or the client's ``aclose()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import Any
+
+from ._cursor import CursorWalk, Direction
+from ._wire import Request
+from .models import File, Page
+
+__all__ = ["AsyncPager"]
+
+Fetch = Callable[[Request], Awaitable[Page[File]]]
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    # Mark a read-ahead's failure as seen, so an abandoned pager logs no "never retrieved".
+    if not task.cancelled():
+        task.exception()
+
+
+class AsyncPager:
+    """Iterates the files of one listing, fetching pages as needed.
+
+    Use it once, in one of three ways::
+
+        async for file in client.list_files(purpose="tool_output"):
+            ...
+        async for page in client.list_files(limit=100).pages():
+            ...
+        files = await client.list_files().collect(unbounded=True)
+
+    Item iteration follows the order of travel: newest to oldest forward, and from the cursor
+    toward the newest backward (``before=``). ``pages()`` hands out the server's pages as sent.
+    ``cursor`` is the id of the last item handed out (the starting cursor before that); pass
+    it back as ``after=`` (forward) or ``before=`` (backward) to continue with exactly the next
+    item, also after an exception.
+    """
+
+    def __init__(self, fetch: Fetch, walk: CursorWalk) -> None:
+        self._fetch = fetch
+        self._walk = walk
+        self._cursor = walk.start
+        self._ahead: asyncio.Task[Page[File]] | None = None
+        self._started = False
+        self._closed = False
+        self._iterator: AsyncIterator[Any] | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("done" if self._walk.done else "open")
+        return f"<AsyncPager {self.direction.value} cursor={self._cursor!r} {state}>"
+
+    @property
+    def cursor(self) -> str | None:
+        """Id of the last item handed out, or the starting cursor before any."""
+        return self._cursor
+
+    @property
+    def direction(self) -> Direction:
+        """``Direction.BACKWARD`` when the walk started with ``before=``, else ``FORWARD``."""
+        return self._walk.direction
+
+    def _start(self) -> None:
+        if self._started:
+            raise RuntimeError("a pager can be iterated only once; start a new listing")
+        self._started = True
+
+    async def _next_batch(self) -> tuple[Page[File], list[File]] | None:
+        """The next server page and its items in the order of travel, or ``None`` at the end."""
+        if self._closed:
+            return None
+        task, self._ahead = self._ahead, None
+        if task is not None:
+            page = await task
+        else:
+            request = self._walk.next_request()
+            if request is None:
+                return None
+            page = await self._fetch(request)
+        items = self._walk.accept(page)
+        following = self._walk.next_request()
+        if following is not None:
+            self._ahead = asyncio.ensure_future(self._fetch(following))
+            self._ahead.add_done_callback(_retrieve)
+        return page, items
+
+    async def batches(self) -> AsyncIterator[list[File]]:
+        """Yield each page's items in the order of travel (for bridges such as the sync facade).
+
+        ``cursor`` moves to the last item of a batch when the next batch is asked for; callers
+        that hand items out one by one track the finer position themselves.
+        """
+        self._start()
+        try:
+            while (batch := await self._next_batch()) is not None:
+                items = batch[1]
+                yield items
+                if items:
+                    self._cursor = items[-1].file_id
+        finally:
+            self._cancel_ahead()
+
+    async def _items(self) -> AsyncIterator[File]:
+        try:
+            while (batch := await self._next_batch()) is not None:
+                for item in batch[1]:
+                    self._cursor = item.file_id
+                    yield item
+        finally:
+            self._cancel_ahead()
+
+    def __aiter__(self) -> AsyncIterator[File]:
+        if self._iterator is None:
+            self._start()
+            self._iterator = self._items()
+        return self._iterator
+
+    async def pages(self) -> AsyncIterator[Page[File]]:
+        """Yield the server's pages as sent (``data`` newest first), in the order fetched."""
+        self._start()
+        try:
+            while (batch := await self._next_batch()) is not None:
+                page, items = batch
+                if items:
+                    self._cursor = items[-1].file_id
+                yield page
+        finally:
+            self._cancel_ahead()
+
+    async def collect(self, *, unbounded: bool = False) -> list[File]:
+        """All items in a list. Requires ``max_items`` on the listing, or ``unbounded=True``.
+
+        Raises:
+            ValueError: neither ``max_items`` nor ``unbounded=True`` was given.
+        """
+        if self._walk.unbounded and not unbounded:
+            raise ValueError(
+                "collect() needs max_items on the listing, or unbounded=True to load every file"
+            )
+        return [item async for item in self]
+
+    def _cancel_ahead(self) -> asyncio.Task[Page[File]] | None:
+        task, self._ahead = self._ahead, None
+        if task is not None and not task.done():
+            loop = task.get_loop()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(task.cancel)
+        return task
+
+    async def aclose(self) -> None:
+        """Stop the walk and cancel the read-ahead; idempotent. Iteration then ends."""
+        self._closed = True
+        iterator, self._iterator = self._iterator, None
+        if iterator is not None:
+            await iterator.aclose()  # type: ignore[attr-defined]
+        task = self._cancel_ahead()
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task})
+
+    async def __aenter__(self) -> AsyncPager:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        self._cancel_ahead()

@@ -1,0 +1,11 @@
+"""Test helpers shipped to users: the Files API emulator and its faults.
+
+``FilesEmulator`` serves the Files API from memory on a loopback port, in either API
+generation, with scriptable faults. The pytest plugin (installed with the package) adds the
+fixtures ``qoder_emulator``, ``qoder_client`` and ``qoder_sync_client``.
+"""
+
+from ._emulator import API_PREFIX, FilesEmulator, RecordedRequest, StoredFile
+from ._faults import Fault, FaultSchedule
+
+__all__ = ["API_PREFIX", "Fault", "FaultSchedule", "FilesEmulator", "RecordedRequest", "StoredFile"]
