@@ -23,6 +23,13 @@ __all__ = ["AsyncPager"]
 Fetch = Callable[[Request], Awaitable[Page[File]]]
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def _retrieve(task: asyncio.Future[Any]) -> None:
     # Mark a read-ahead's failure as seen, so an abandoned pager logs no "never retrieved".
     if not task.cancelled():
@@ -71,7 +78,7 @@ class AsyncPager:
         return self._walk.direction
 
     def _start(self) -> None:
-        if self._started:
+        if self._started and not self._closed:
             raise RuntimeError("a pager can be iterated only once; start a new listing")
         self._started = True
 
@@ -153,19 +160,20 @@ class AsyncPager:
         task, self._ahead = self._ahead, None
         if task is not None and not task.done():
             loop = task.get_loop()
-            if not loop.is_closed():
+            if _running_loop() is loop:
+                task.cancel()
+            elif not loop.is_closed():  # garbage collected from another thread
                 loop.call_soon_threadsafe(task.cancel)
         return task
 
     async def aclose(self) -> None:
         """Stop the walk and cancel the read-ahead; idempotent. Iteration then ends."""
         self._closed = True
+        task = self._cancel_ahead()
         iterator, self._iterator = self._iterator, None
         if iterator is not None:
             await iterator.aclose()  # type: ignore[attr-defined]
-        task = self._cancel_ahead()
         if task is not None:
-            task.cancel()
             await asyncio.wait({task})
 
     async def __aenter__(self) -> AsyncPager:

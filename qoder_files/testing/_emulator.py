@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 from aiohttp import web
+from multidict import CIMultiDict
 
 from ..models import Purpose
 from ._faults import Fault, FaultSchedule
@@ -128,7 +129,7 @@ class RecordedRequest:
     method: str
     path: str
     query: dict[str, str]
-    headers: dict[str, str]
+    headers: CIMultiDict[str]
 
 
 class ApiError(Exception):
@@ -276,7 +277,7 @@ class FilesEmulator:
                 method=request.method,
                 path=request.path,
                 query=dict(request.query),
-                headers=dict(request.headers),
+                headers=CIMultiDict(request.headers),
             )
         )
         request_id = request.headers.get("x-request-id") or str(uuid.uuid4())

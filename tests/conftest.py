@@ -1,0 +1,36 @@
+"""Shared fixtures: a seeded emulator served on loopback and a client bound to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from qoder_files import AsyncClient
+from qoder_files.testing import FilesEmulator
+
+
+@pytest.fixture
+def emulator() -> FilesEmulator:
+    """A g1 emulator with 2,500 deterministic files."""
+    em = FilesEmulator()
+    em.seed(2500)
+    return em
+
+
+@pytest.fixture
+async def base_url(emulator: FilesEmulator) -> AsyncIterator[str]:
+    """The emulator, running on a free loopback port."""
+    async with emulator.serve() as url:
+        yield url
+
+
+@pytest.fixture
+async def client(emulator: FilesEmulator, base_url: str) -> AsyncIterator[AsyncClient]:
+    """A client bound to the running emulator, with instant retries."""
+    from qoder_files import RetryPolicy
+
+    async with AsyncClient(
+        emulator.token, base_url=base_url, retry=RetryPolicy(backoff_base=0.0)
+    ) as c:
+        yield c

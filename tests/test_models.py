@@ -1,0 +1,64 @@
+"""The models are plain frozen values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import attrs
+import pytest
+
+from qoder_files import DownloadLink, File, Page, Purpose
+
+
+def make_file(**changes: object) -> File:
+    fields: dict[str, object] = {
+        "file_id": "file_019e3bb8c1387743bf4ef115aae5acb1",
+        "filename": "a.txt",
+        "size_bytes": 3,
+        "mime_type": "text/plain",
+        "created_at": datetime(2026, 5, 18, tzinfo=UTC),
+    }
+    fields.update(changes)
+    return File(**fields)  # type: ignore[arg-type]
+
+
+def test_file_is_frozen_and_defaults() -> None:
+    f = make_file()
+    assert f.purpose is None
+    assert f.status is None
+    assert f.metadata == {}
+    assert f.extra == {}
+    assert f.updated_at is None
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        f.filename = "b.txt"  # type: ignore[misc]
+
+
+def test_file_hash_ignores_dict_fields() -> None:
+    assert hash(make_file(metadata={"a": 1})) == hash(make_file(metadata={"b": 2}))
+    assert make_file() == make_file()
+    assert make_file() != make_file(filename="other")
+
+
+def test_purpose_is_a_string_enum() -> None:
+    assert Purpose.TOOL_OUTPUT == "tool_output"
+    assert [p.value for p in Purpose] == [
+        "user_upload",
+        "tool_output",
+        "skill_output",
+        "session_resource",
+        "agent_output",
+    ]
+    assert Purpose.TOOL_OUTPUT.downloadable
+    assert Purpose.SKILL_OUTPUT.downloadable
+    assert not Purpose.USER_UPLOAD.downloadable
+
+
+def test_page_and_link_defaults() -> None:
+    page: Page[File] = Page(data=[])
+    assert (page.first_id, page.last_id, page.has_more, page.next_page) == (
+        None,
+        None,
+        False,
+        None,
+    )
+    assert DownloadLink(url="https://x").expires_at is None
