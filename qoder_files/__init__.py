@@ -5,13 +5,20 @@ Start with ``AsyncClient`` (or the blocking ``Client``) and ``list_files``::
     async with AsyncClient() as client:
         async for file in client.list_files(purpose="tool_output"):
             print(file.file_id, file.filename)
+
+The models, errors and converter are imported eagerly; the clients, which need asyncio and
+aiohttp, load on first use, so importing ``qoder_files.models`` stays free of both.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._convert import converter
 from ._cursor import Direction
 from ._retry import RetryPolicy
 from ._version import __version__
-from .client import AsyncClient
 from .errors import (
     APIConnectionError,
     APIError,
@@ -30,7 +37,12 @@ from .errors import (
     RateLimitError,
 )
 from .models import DownloadLink, File, Page, Purpose
-from .pager import AsyncPager
+
+if TYPE_CHECKING:
+    from ._scan import AsyncScan
+    from .client import AsyncClient
+    from .pager import AsyncPager
+    from .sync import Client, SyncPager
 
 __all__ = [
     "APIConnectionError",
@@ -38,8 +50,10 @@ __all__ = [
     "APITimeoutError",
     "AsyncClient",
     "AsyncPager",
+    "AsyncScan",
     "AuthenticationError",
     "BadRequestError",
+    "Client",
     "ConflictError",
     "Direction",
     "DownloadLink",
@@ -56,6 +70,29 @@ __all__ = [
     "QoderError",
     "RateLimitError",
     "RetryPolicy",
+    "SyncPager",
     "__version__",
     "converter",
 ]
+
+# Names whose modules import asyncio/aiohttp: loaded on first attribute access.
+_LAZY = {
+    "AsyncClient": ".client",
+    "AsyncPager": ".pager",
+    "AsyncScan": "._scan",
+    "Client": ".sync",
+    "SyncPager": ".sync",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qoder_files' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import inspect
+import types
 from collections.abc import AsyncIterator
+from typing import Any
 
+import aiohttp
+import aioresponses.core
 import pytest
 
 from qoder_files import AsyncClient
 from qoder_files.testing import FilesEmulator
+
+
+if "stream_writer" in inspect.signature(aiohttp.ClientResponse.__init__).parameters:
+    # aioresponses 0.7.x builds responses without the `stream_writer` argument that aiohttp
+    # 3.14 made required; hand it a finished writer so its mocked responses construct.
+    class _MockedResponse(aiohttp.ClientResponse):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("stream_writer", types.SimpleNamespace(output_size=0))
+            super().__init__(*args, **kwargs)
+
+    aioresponses.core.ClientResponse = _MockedResponse  # type: ignore[misc]
 
 
 @pytest.fixture

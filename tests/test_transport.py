@@ -1,0 +1,293 @@
+"""The wire exchange, checked precisely with aioresponses, and the transport's edges."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aioresponses import aioresponses
+from yarl import URL
+
+from qoder_files import (
+    APIConnectionError,
+    AsyncClient,
+    InternalServerError,
+    InvalidResponseError,
+    RetryPolicy,
+)
+from qoder_files import _transport
+from qoder_files._transport import USER_AGENT, RateLimiter
+from qoder_files._wire import Request, decipher_file, decipher_page
+
+BASE = "https://api.example.test/api/v1/cloud"
+TOKEN = "pt-0123456789abcdefSECRET"
+EMPTY = {"data": [], "first_id": None, "has_more": False, "last_id": None}
+FILE = {
+    "created_at": "2026-05-18T15:33:44Z",
+    "file_id": "file_019e3bb8c1387743bf4ef115aae5acb1",
+    "filename": "a.txt",
+    "metadata": {},
+    "mime_type": "text/plain",
+    "size_bytes": 1,
+}
+
+
+@pytest.fixture
+def mocked() -> Iterator[aioresponses]:
+    with aioresponses() as m:
+        yield m
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(_transport.asyncio, "sleep", fake_sleep)
+    return waits
+
+
+def calls(m: aioresponses, method: str = "GET") -> list[Any]:
+    return [call for (verb, _), found in m.requests.items() if verb == method for call in found]
+
+
+async def test_list_request_on_the_wire(mocked: aioresponses) -> None:
+    mocked.get(re.compile(r".*/files.*"), payload=EMPTY, headers={"x-request-id": "srv-9"})
+    async with AsyncClient(TOKEN, base_url=BASE, default_headers={"X-Trace": "t1"}) as c:
+        page = await c.get_page(purpose="tool_output", limit=5, before="file_x")
+    (key,) = mocked.requests
+    assert key[0] == "GET"
+    assert key[1].with_query(None) == URL(f"{BASE}/files")
+    assert dict(key[1].query) == {"purpose": "tool_output", "limit": "5", "before": "file_x"}
+    headers = calls(mocked)[0].kwargs["headers"]
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+    assert headers["User-Agent"] == USER_AGENT
+    assert re.fullmatch(r"qoder-files/\S+ python/\S+ aiohttp/\S+", USER_AGENT)
+    assert headers["Accept"] == "application/json"
+    assert headers["X-Trace"] == "t1"
+    assert re.fullmatch(r"[0-9a-f-]{36}", headers["x-request-id"])
+    assert calls(mocked)[0].kwargs["allow_redirects"] is False
+    assert page.request_id == "srv-9"
+
+
+async def test_retries_reuse_the_request_id(mocked: aioresponses, no_sleep: list[float]) -> None:
+    url = re.compile(r".*/files.*")
+    mocked.get(url, status=503, body=b"")
+    mocked.get(url, status=502, body=b"<html></html>")
+    mocked.get(url, payload=EMPTY)
+    async with AsyncClient(TOKEN, base_url=BASE) as c:
+        await c.get_page()
+    ids = {call.kwargs["headers"]["x-request-id"] for call in calls(mocked)}
+    assert len(calls(mocked)) == 3
+    assert len(ids) == 1
+    assert len(no_sleep) == 2
+    assert no_sleep[0] <= 0.5
+    assert no_sleep[1] <= 1.0
+
+
+async def test_retry_budget_per_call_override(
+    mocked: aioresponses, no_sleep: list[float]
+) -> None:
+    url = re.compile(r".*/files.*")
+    for _ in range(3):
+        mocked.get(url, status=500, body=b"")
+    async with AsyncClient(TOKEN, base_url=BASE, max_retries=5) as c:
+        with pytest.raises(InternalServerError):
+            await c.get_page(max_retries=2)
+    assert len(calls(mocked)) == 3
+
+
+async def test_undecodable_get_is_retried_then_raises(
+    mocked: aioresponses, no_sleep: list[float]
+) -> None:
+    url = re.compile(r".*/files.*")
+    mocked.get(url, status=200, body=b'{"data": [')
+    mocked.get(url, status=200, body=b"<html>proxy</html>")
+    async with AsyncClient(TOKEN, base_url=BASE, max_retries=1) as c:
+        with pytest.raises(InvalidResponseError, match="not JSON"):
+            await c.get_page()
+    assert len(calls(mocked)) == 2
+
+
+async def test_writes_retry_only_with_an_idempotency_key(
+    mocked: aioresponses, no_sleep: list[float]
+) -> None:
+    url = f"{BASE}/files"
+    mocked.post(url, status=503, body=b"")
+    async with AsyncClient(TOKEN, base_url=BASE) as c:
+        with pytest.raises(InternalServerError):
+            await c._transport.send(Request(method="POST", path="files"), decipher_file)
+        assert len(calls(mocked, "POST")) == 1
+        mocked.post(url, status=503, body=b"")
+        mocked.post(url, status=201, payload=FILE)
+        keyed = Request(method="POST", path="files", idempotency_key="key-1")
+        created = await c._transport.send(keyed, decipher_file)
+    assert created.file_id == FILE["file_id"]
+    posts = calls(mocked, "POST")
+    assert len(posts) == 3
+    assert [p.kwargs["headers"].get("Idempotency-Key") for p in posts] == [None, "key-1", "key-1"]
+
+
+async def test_presigned_requests_carry_no_credentials(mocked: aioresponses) -> None:
+    presigned = "https://storage.example.test/files/abc?sig=1"
+    mocked.get(presigned, body=b"content")
+    async with AsyncClient(TOKEN, base_url=BASE, default_headers={"X-Trace": "t"}) as c:
+        body = await c._transport.send(
+            Request(method="GET", url=presigned), lambda response: response.body
+        )
+    assert body == b"content"
+    headers = calls(mocked)[0].kwargs["headers"]
+    assert headers == {"User-Agent": USER_AGENT}
+
+
+async def test_connection_refused_is_a_connection_error() -> None:
+    async with AsyncClient(TOKEN, base_url="http://127.0.0.1:1/api/v1/cloud") as c:
+        with pytest.raises(APIConnectionError, match="connection failed") as info:
+            await c.get_page(max_retries=0)
+    assert TOKEN not in str(info.value)
+    assert info.value.__cause__ is None
+
+
+async def test_borrowed_session_is_not_closed(mocked: aioresponses) -> None:
+    mocked.get(re.compile(r".*/files.*"), payload=EMPTY)
+    async with aiohttp.ClientSession() as session:
+        async with AsyncClient(TOKEN, base_url=BASE, session=session) as c:
+            await c.get_page()
+        assert not session.closed
+        await c.aclose()  # idempotent
+        assert not session.closed
+
+
+def test_client_can_be_built_outside_a_loop(mocked: aioresponses) -> None:
+    c = AsyncClient(TOKEN, base_url=BASE)
+    mocked.get(re.compile(r".*/files.*"), payload=EMPTY)
+
+    async def use() -> int:
+        async with c:
+            return len((await c.get_page()).data)
+
+    assert asyncio.run(use()) == 0
+
+
+async def test_rate_limit_spaces_requests(no_sleep: list[float]) -> None:
+    limiter = RateLimiter(2.0)
+    for _ in range(4):
+        await limiter.acquire()
+    # a burst of two, then one every half second (reservations queue up)
+    assert len(no_sleep) == 2
+    assert no_sleep[0] == pytest.approx(0.5, abs=0.05)
+    assert no_sleep[1] == pytest.approx(1.0, abs=0.05)
+
+
+async def test_client_rate_limit_is_used(mocked: aioresponses, no_sleep: list[float]) -> None:
+    url = re.compile(r".*/files.*")
+    for _ in range(3):
+        mocked.get(url, payload=EMPTY)
+    async with AsyncClient(TOKEN, base_url=BASE, rate_limit=1.0) as c:
+        for _ in range(3):
+            await c.get_page()
+    assert len(no_sleep) == 2
+
+
+def test_constructor_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QODER_PAT", TOKEN)
+    monkeypatch.delenv("QODER_BASE_URL", raising=False)
+    c = AsyncClient()
+    assert c.base_url == "https://openapi.qoder.sh/api/v1/cloud"
+    monkeypatch.setenv("QODER_BASE_URL", "http://localhost:9/api/v1/cloud/")
+    assert AsyncClient().base_url == "http://localhost:9/api/v1/cloud"
+    assert AsyncClient(base_url=BASE + "/").base_url == BASE
+    assert repr(c) == (
+        "<AsyncClient base_url='https://openapi.qoder.sh/api/v1/cloud' token='pt-…CRET'>"
+    )
+    assert c._transport.describe() == {"base_url": "https://openapi.qoder.sh/api/v1/cloud"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": "5"}, "timeout"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"max_retries": 1.5}, "max_retries"),
+        ({"rate_limit": 0}, "rate_limit"),
+        ({"retry": {"backoff_base": 1}}, "retry"),
+        ({"base_url": "http://api.qoder.com"}, "base_url"),
+    ],
+)
+def test_constructor_validation(kwargs: dict[str, Any], name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        AsyncClient(TOKEN, **kwargs)
+
+
+async def test_token_never_logged(
+    mocked: aioresponses, no_sleep: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    url = re.compile(r".*/files.*")
+    mocked.get(url, status=429, headers={"Retry-After": "0"}, body=b"")
+    mocked.get(url, exception=aiohttp.ClientConnectionError(f"boom {BASE}"))
+    mocked.get(url, payload={**EMPTY, "data": [FILE]})
+    caplog.set_level(logging.DEBUG, logger="qoder_files")
+    async with AsyncClient(TOKEN, base_url=BASE, max_retries=3) as c:
+        await c.get_page()
+        assert TOKEN not in repr(c)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "GET files -> 429" in text
+    assert "retrying GET files" in text
+    assert TOKEN not in text
+    assert "Bearer" not in text
+
+
+def test_qoder_log_installs_one_stderr_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qoder_files import client as client_module
+
+    logger = logging.getLogger("qoder_files")
+    before = list(logger.handlers)
+    monkeypatch.setattr(client_module, "_log_handler", None)
+    monkeypatch.setenv("QODER_LOG", "debug")
+    try:
+        AsyncClient(TOKEN, base_url=BASE)
+        AsyncClient(TOKEN, base_url=BASE)
+        added = [h for h in logger.handlers if h not in before]
+        assert len(added) == 1
+        assert logger.level == logging.DEBUG
+    finally:
+        for handler in logger.handlers[:]:
+            if handler not in before:
+                logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+
+
+async def test_timeout_per_call(mocked: aioresponses) -> None:
+    mocked.get(re.compile(r".*/files.*"), exception=asyncio.TimeoutError())
+    async with AsyncClient(TOKEN, base_url=BASE) as c:
+        with pytest.raises(APIConnectionError, match="within 2 s"):
+            await c.get_page(timeout=2, max_retries=0)
+
+
+async def test_retry_statuses_are_configurable(
+    mocked: aioresponses, no_sleep: list[float]
+) -> None:
+    url = re.compile(r".*/files.*")
+    mocked.get(url, status=503, body=b"")
+    policy = RetryPolicy(retry_statuses=frozenset({429}))
+    async with AsyncClient(TOKEN, base_url=BASE, retry=policy) as c:
+        with pytest.raises(InternalServerError):
+            await c.get_page()
+    assert len(calls(mocked)) == 1
+
+
+async def test_decode_runs_once_on_success(mocked: aioresponses) -> None:
+    mocked.get(re.compile(r".*/files.*"), payload={**EMPTY, "data": [FILE]})
+    async with AsyncClient(TOKEN, base_url=BASE) as c:
+        page = await c._transport.send(Request(method="GET", path="files"), decipher_page)
+    assert page.data[0].filename == "a.txt"
