@@ -208,6 +208,10 @@ def structure_download_link(obj: Any, _: Any = DownloadLink) -> DownloadLink:
     )
 
 
+def _is_page(cls: Any) -> bool:
+    return cls is Page or get_origin(cls) is Page
+
+
 def _make_converter() -> cattrs.Converter:
     conv = make_converter()
     conv.register_structure_hook(File, structure_file)
@@ -220,11 +224,9 @@ def _make_converter() -> cattrs.Converter:
             "expires_at": None if link.expires_at is None else format_timestamp(link.expires_at),
         },
     )
-    conv.register_structure_hook_func(
-        lambda t: get_origin(t) is Page, lambda obj, _: structure_page(obj)
-    )
+    conv.register_structure_hook_func(_is_page, lambda obj, _: structure_page(obj))
     conv.register_unstructure_hook_func(
-        lambda t: t is Page or get_origin(t) is Page,
+        _is_page,
         lambda page: {
             "data": [conv.unstructure(item) for item in page.data],
             "first_id": page.first_id,

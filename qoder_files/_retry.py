@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 
 import attrs
@@ -21,6 +21,10 @@ DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
     if value < 0:
         raise ValueError(f"{attribute.name} must not be negative, got {value!r}")
+
+
+def _statuses(values: Iterable[int]) -> frozenset[int]:
+    return frozenset(values)
 
 
 @attrs.frozen(kw_only=True)
@@ -42,7 +46,7 @@ class RetryPolicy:
     backoff_max: float = attrs.field(default=8.0, validator=_positive)
     max_wait: float = attrs.field(default=60.0, validator=_positive)
     retry_statuses: frozenset[int] = attrs.field(
-        default=DEFAULT_RETRY_STATUSES, converter=frozenset
+        default=DEFAULT_RETRY_STATUSES, converter=_statuses
     )
 
     def backoff(self, retry: int, rng: random.Random | None = None) -> float:

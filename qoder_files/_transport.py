@@ -32,6 +32,8 @@ T = TypeVar("T")
 
 logger = logging.getLogger("qoder_files")
 
+_sleep = asyncio.sleep  # the one place this module waits (tests replace it)
+
 USER_AGENT = (
     f"qoder-files/{__version__} python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
 )
@@ -58,7 +60,7 @@ class RateLimiter:
         self._stamp = now
         self._tokens -= 1.0
         if self._tokens < 0:
-            await asyncio.sleep(-self._tokens / self._rate)
+            await _sleep(-self._tokens / self._rate)
 
 
 class Transport:
@@ -286,7 +288,7 @@ class Transport:
                 retries,
                 request_id,
             )
-            await asyncio.sleep(wait)
+            await _sleep(wait)
 
     def describe(self) -> dict[str, Any]:
         """Settings worth showing in a repr (never the token)."""

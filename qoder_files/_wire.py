@@ -60,6 +60,7 @@ __all__ = [
 T = TypeVar("T")
 
 MAX_LIMIT = 100
+_PURPOSES = {p.value: p for p in Purpose}
 _BODY_SNIPPET = 500
 
 
@@ -153,11 +154,10 @@ def check_purpose(purpose: object, name: str = "purpose") -> Purpose | None:
     """``purpose`` must be ``None`` or one of the five documented values."""
     if purpose is None:
         return None
-    try:
-        return Purpose(purpose)
-    except ValueError:
-        allowed = ", ".join(p.value for p in Purpose)
-        raise ValueError(f"{name} must be one of {allowed}; got {purpose!r}") from None
+    if isinstance(purpose, str) and purpose in _PURPOSES:
+        return _PURPOSES[purpose]
+    allowed = ", ".join(_PURPOSES)
+    raise ValueError(f"{name} must be one of {allowed}; got {purpose!r}")
 
 
 _FILE_ID = re.compile(r"[^/\s?#%\\]+")

@@ -75,7 +75,7 @@ class APIError(QoderError):
         message: str,
         *,
         status_code: int,
-        type: str | None = None,  # noqa: A002 - mirrors the wire field name
+        type: str | None = None,
         param: str | None = None,
         request_id: str | None = None,
         body: Any = None,

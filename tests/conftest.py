@@ -14,7 +14,6 @@ import pytest
 from qoder_files import AsyncClient
 from qoder_files.testing import FilesEmulator
 
-
 if "stream_writer" in inspect.signature(aiohttp.ClientResponse.__init__).parameters:
     # aioresponses 0.7.x builds responses without the `stream_writer` argument that aiohttp
     # 3.14 made required; hand it a finished writer so its mocked responses construct.
@@ -23,7 +22,7 @@ if "stream_writer" in inspect.signature(aiohttp.ClientResponse.__init__).paramet
             kwargs.setdefault("stream_writer", types.SimpleNamespace(output_size=0))
             super().__init__(*args, **kwargs)
 
-    aioresponses.core.ClientResponse = _MockedResponse  # type: ignore[misc]
+    setattr(aioresponses.core, "ClientResponse", _MockedResponse)  # noqa: B010
 
 
 @pytest.fixture

@@ -177,7 +177,7 @@ def test_malformed_link(obj: Any) -> None:
 
 def test_json_codec() -> None:
     assert loads(dumps({"a": [1, "é"]})) == {"a": [1, "é"]}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError):  # noqa: PT011 - the codec's own message varies by backend
         loads(b"{")
 
 

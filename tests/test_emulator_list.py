@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -142,9 +143,7 @@ async def test_auth_and_request_id(
         "error": {"type": "authentication_error", "message": "Invalid API key or token."},
     }
     assert headers["x-request-id"]
-    status, _, headers = await get(
-        http, f"{base_url}/files", headers={"x-api-key": "pt-emulator"}
-    )
+    status, _, headers = await get(http, f"{base_url}/files", headers={"x-api-key": "pt-emulator"})
     assert status == 401
     status, _, headers = await get(http, f"{base_url}/files", {**AUTH, "x-request-id": "mine"})
     assert (status, headers["x-request-id"]) == (200, "mine")
@@ -197,7 +196,7 @@ def test_seed_is_deterministic_and_time_ordered() -> None:
     b.seed(200)
     assert a.ids() == b.ids()
     files = [a.files[i] for i in a.ids()]
-    assert all(x.created_at > y.created_at for x, y in zip(files, files[1:], strict=False))
+    assert all(x.created_at > y.created_at for x, y in itertools.pairwise(files))
     assert all(len(i) == len("file_") + 32 for i in a.ids())
     only = FilesEmulator()
     only.seed(20, purposes=["tool_output"])

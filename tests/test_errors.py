@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import qoder_files.errors as errors
+from qoder_files import errors
 from qoder_files.errors import (
     APIConnectionError,
     APIError,

@@ -79,7 +79,8 @@ async def test_resume_after_break_has_no_gap_or_duplicate(
     everything = emulator.ids()
     for stop in (1, 6, 7, 8, 250):
         pager = client.list_files(limit=7)
-        assert pager.cursor is None
+        initial = pager.cursor
+        assert initial is None
         seen: list[str] = []
         async for f in pager:
             seen.append(f.file_id)
@@ -115,9 +116,9 @@ async def test_max_items_sends_exactly_the_remainder(
 async def test_purpose_filter(client: AsyncClient, emulator: FilesEmulator) -> None:
     got = await ids_of(client.list_files(purpose="tool_output", limit=100))
     assert got == emulator.ids("tool_output")
-    assert {f.purpose for f in await client.list_files(purpose="skill_output").collect(
-        unbounded=True
-    )} == {"skill_output"}
+    assert {
+        f.purpose for f in await client.list_files(purpose="skill_output").collect(unbounded=True)
+    } == {"skill_output"}
 
 
 @pytest.mark.parametrize(
@@ -305,7 +306,7 @@ async def test_retry_after_is_honoured(
         waits.append(seconds)
         await real_sleep(0)
 
-    monkeypatch.setattr(_transport.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(_transport, "_sleep", fake_sleep)
     emulator.add_fault(Fault.error(503, retry_after="1.25"), route="list", times=1)
     emulator.add_fault(Fault.error(429, retry_after=0), route="list", start=2, times=1)
     page = await client.get_page(limit=5)
@@ -321,9 +322,13 @@ async def test_repeated_page_raises_within_three_requests(
     emulator.add_fault(Fault.repeat_page(), route="list", start=2)
     pager = client.list_files(limit=10)
     got: list[str] = []
-    with pytest.raises(PaginationError, match="again"):
+
+    async def consume() -> None:
         async for f in pager:
             got.append(f.file_id)
+
+    with pytest.raises(PaginationError, match="again"):
+        await consume()
     assert len(emulator.requests) <= 3
     assert got == emulator.ids()[:10]  # nothing yielded twice
     assert pager.cursor == got[-1]
@@ -338,7 +343,7 @@ async def test_has_more_with_null_ids_raises(client: AsyncClient, emulator: File
 async def test_timeout_is_a_typed_error(emulator: FilesEmulator, base_url: str) -> None:
     emulator.add_fault(Fault.latency(1.0), route="list")
     async with AsyncClient(emulator.token, base_url=base_url, timeout=0.05, max_retries=1) as c:
-        with pytest.raises(APIConnectionError, match="within 0.05 s") as info:
+        with pytest.raises(APIConnectionError, match=r"within 0\.05 s") as info:
             await c.get_page()
     assert type(info.value).__name__ == "APITimeoutError"
     assert len(emulator.requests) == 2
@@ -418,9 +423,7 @@ async def test_newer_shape_lists(base_url: str) -> None:
         assert all(f.purpose is None and f.extra["type"] == "file" for f in files)
 
 
-async def test_wrong_token_is_authentication_error(
-    emulator: FilesEmulator, base_url: str
-) -> None:
+async def test_wrong_token_is_authentication_error(emulator: FilesEmulator, base_url: str) -> None:
     async with AsyncClient("pt-wrong", base_url=base_url) as c:
         with pytest.raises(AuthenticationError) as info:
             await c.get_page()

@@ -40,7 +40,7 @@ def test_file_hash_ignores_dict_fields() -> None:
 
 
 def test_purpose_is_a_string_enum() -> None:
-    assert Purpose.TOOL_OUTPUT == "tool_output"
+    assert Purpose.TOOL_OUTPUT == "tool_output"  # type: ignore[comparison-overlap]
     assert [p.value for p in Purpose] == [
         "user_upload",
         "tool_output",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 PURE = [
     "qoder_files",
     "qoder_files.models",
@@ -34,9 +36,5 @@ def test_lazy_names_resolve() -> None:
 
     assert qoder_files.AsyncClient.__name__ == "AsyncClient"
     assert "AsyncClient" in dir(qoder_files)
-    try:
-        qoder_files.does_not_exist  # type: ignore[attr-defined]  # noqa: B018
-    except AttributeError as exc:
-        assert "does_not_exist" in str(exc)
-    else:  # pragma: no cover
-        raise AssertionError("expected AttributeError")
+    with pytest.raises(AttributeError, match="does_not_exist"):
+        qoder_files.does_not_exist  # noqa: B018

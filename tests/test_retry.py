@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import pytest
 
@@ -31,7 +31,7 @@ def test_full_jitter_is_capped() -> None:
 def test_policy_validation_and_conversion() -> None:
     with pytest.raises(ValueError, match="backoff_base"):
         RetryPolicy(backoff_base=-1)
-    assert RetryPolicy(retry_statuses=[503]).retry_statuses == frozenset({503})  # type: ignore[arg-type]
+    assert RetryPolicy(retry_statuses=[503]).retry_statuses == frozenset({503})
 
 
 @pytest.mark.parametrize(

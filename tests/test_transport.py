@@ -19,14 +19,14 @@ from qoder_files import (
     InternalServerError,
     InvalidResponseError,
     RetryPolicy,
+    _transport,
 )
-from qoder_files import _transport
 from qoder_files._transport import USER_AGENT, RateLimiter
 from qoder_files._wire import Request, decipher_file, decipher_page
 
 BASE = "https://api.example.test/api/v1/cloud"
 TOKEN = "pt-0123456789abcdefSECRET"
-EMPTY = {"data": [], "first_id": None, "has_more": False, "last_id": None}
+EMPTY: dict[str, Any] = {"data": [], "first_id": None, "has_more": False, "last_id": None}
 FILE = {
     "created_at": "2026-05-18T15:33:44Z",
     "file_id": "file_019e3bb8c1387743bf4ef115aae5acb1",
@@ -52,7 +52,7 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         waits.append(seconds)
         await real_sleep(0)
 
-    monkeypatch.setattr(_transport.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(_transport, "_sleep", fake_sleep)
     return waits
 
 
@@ -94,9 +94,7 @@ async def test_retries_reuse_the_request_id(mocked: aioresponses, no_sleep: list
     assert no_sleep[1] <= 1.0
 
 
-async def test_retry_budget_per_call_override(
-    mocked: aioresponses, no_sleep: list[float]
-) -> None:
+async def test_retry_budget_per_call_override(mocked: aioresponses, no_sleep: list[float]) -> None:
     url = re.compile(r".*/files.*")
     for _ in range(3):
         mocked.get(url, status=500, body=b"")
@@ -268,15 +266,13 @@ def test_qoder_log_installs_one_stderr_handler(monkeypatch: pytest.MonkeyPatch) 
 
 
 async def test_timeout_per_call(mocked: aioresponses) -> None:
-    mocked.get(re.compile(r".*/files.*"), exception=asyncio.TimeoutError())
+    mocked.get(re.compile(r".*/files.*"), exception=TimeoutError())
     async with AsyncClient(TOKEN, base_url=BASE) as c:
         with pytest.raises(APIConnectionError, match="within 2 s"):
             await c.get_page(timeout=2, max_retries=0)
 
 
-async def test_retry_statuses_are_configurable(
-    mocked: aioresponses, no_sleep: list[float]
-) -> None:
+async def test_retry_statuses_are_configurable(mocked: aioresponses, no_sleep: list[float]) -> None:
     url = re.compile(r".*/files.*")
     mocked.get(url, status=503, body=b"")
     policy = RetryPolicy(retry_statuses=frozenset({429}))
