@@ -89,6 +89,9 @@ class Transport:
         self._limiter = RateLimiter(rate_limit) if rate_limit else None
         self._session = session
         self._owns_session = session is None
+        # Presigned URLs never go through a borrowed session: its default headers or cookies
+        # could carry credentials to the storage host. They get a bare session of our own.
+        self._bare_session: aiohttp.ClientSession | None = None
         self._closed = False
         self._rng = random.Random()
         self._api_headers = {
@@ -104,27 +107,38 @@ class Transport:
         """Whether ``aclose()`` was called."""
         return self._closed
 
-    def _get_session(self) -> aiohttp.ClientSession:
+    @staticmethod
+    def _new_session() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300), auto_decompress=True
+        )
+
+    def _get_session(self, external: bool = False) -> aiohttp.ClientSession:
         if self._closed:
             raise RuntimeError("this client is closed")
+        if external and not self._owns_session:
+            if self._bare_session is None:
+                self._bare_session = self._new_session()
+            return self._bare_session
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
-                auto_decompress=True,
-            )
+            self._session = self._new_session()
         return self._session
 
     def forget_session(self) -> None:
-        """Drop the session without closing it (a forked child must not touch its sockets)."""
+        """Drop owned sessions without closing them (a forked child must not touch sockets)."""
         if self._owns_session:
             self._session = None
+        self._bare_session = None
 
     async def aclose(self) -> None:
-        """Close the owned session (idempotent); a borrowed one is left open."""
+        """Close the sessions we own (idempotent); a borrowed one is left open."""
         self._closed = True
         session, self._session = self._session, None
+        bare, self._bare_session = self._bare_session, None
         if session is not None and self._owns_session and not session.closed:
             await session.close()
+        if bare is not None:
+            await bare.close()
 
     def _client_timeout(self, seconds: float) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(seconds)
@@ -190,7 +204,7 @@ class Transport:
         own body reads in ``translate_errors`` (and only those: a failing disk write is not a
         network error).
         """
-        session = self._get_session()
+        session = self._get_session(external=request.url is not None)
         if self._limiter is not None:
             await self._limiter.acquire()
         seconds = self.timeout if timeout is None else timeout

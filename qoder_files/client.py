@@ -10,18 +10,21 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import uuid
 import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, overload
 
 import aiohttp
 
-from . import _wire
+from . import _content, _scan, _wire
+from ._content import DownloadTarget, UploadSource
 from ._cursor import CursorWalk
 from ._retry import RetryPolicy
 from ._transport import Transport
 from ._wire import Request
-from .models import File, Page, Purpose
+from .models import DownloadLink, File, Page, Purpose
 from .pager import AsyncPager
 
 __all__ = ["AsyncClient"]
@@ -116,7 +119,7 @@ class AsyncClient:
             default_headers=default_headers,
             session=session,
         )
-        self._pagers: weakref.WeakSet[AsyncPager] = weakref.WeakSet()
+        self._pagers: weakref.WeakSet[AsyncPager | _scan.AsyncScan] = weakref.WeakSet()
 
     def __repr__(self) -> str:
         return f"<AsyncClient base_url={self.base_url!r} token={self._masked_token!r}>"
@@ -219,6 +222,311 @@ class AsyncClient:
         assert request is not None  # a fresh walk always has a first request
         return await self._transport.send(
             request, _wire.decipher_page, timeout=timeout, max_retries=max_retries
+        )
+
+    def scan_files(
+        self,
+        *,
+        purposes: Iterable[Purpose | str] | None = None,
+        limit: int = 100,
+        concurrency: int = 5,
+        max_items: int | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> _scan.AsyncScan:
+        """List every file fast: one cursor per purpose, run concurrently, merged newest first.
+
+        Items come newest first by ``created_at``, then ``file_id`` (both descending, the
+        server's documented order). When every file has one of the documented purposes, the
+        result equals ``list_files()`` item for item; a file whose purpose is not among
+        ``purposes`` (or not a documented one) is not listed. With per-page latency L it takes
+        about (pages of the largest purpose) x L instead of (all pages) x L.
+
+        Args:
+            purposes: The purposes to list; ``None`` for all five documented ones.
+            limit: Page size of each cursor's requests, 1 to 100.
+            concurrency: Most requests in flight at once, across all cursors.
+            max_items: Stop after exactly this many files in total.
+            timeout: Per-attempt timeout for the scan's requests.
+            max_retries: Retry budget for each of the scan's requests.
+
+        Returns:
+            An ``AsyncScan`` to use with ``async for``, ``.batches()`` or ``.collect()``.
+
+        Raises:
+            ValueError: an argument is invalid (checked before any request).
+
+        Example::
+
+            async with client.scan_files(concurrency=5) as scan:
+                async for file in scan:
+                    print(file.created_at, file.file_id)
+        """
+        checked = _scan.check_purposes(purposes)
+        checked_limit = _scan.check_scan_limit(limit)
+        fetch = self._page_fetcher(timeout, max_retries)
+        walks = [self._walk(p, checked_limit, None, None, max_items) for p in checked]
+        shared = _scan.bounded(fetch, _scan.check_concurrency(concurrency))
+        pagers = [AsyncPager(shared, walk) for walk in walks]
+        self._pagers.update(pagers)
+        scan = _scan.AsyncScan(pagers, max_items=max_items)
+        self._pagers.add(scan)  # its aclose() also stops a first page still in flight
+        return scan
+
+    def _page_fetcher(
+        self, timeout: float | None, max_retries: int | None
+    ) -> Callable[[Request], Awaitable[Page[File]]]:
+        self._check_overrides(timeout, max_retries)
+        transport = self._transport
+
+        async def fetch(request: Request) -> Page[File]:
+            return await transport.send(
+                request, _wire.decipher_page, timeout=timeout, max_retries=max_retries
+            )
+
+        return fetch
+
+    # --- one file ------------------------------------------------------------------------
+
+    async def get_file(
+        self, file_id: str, *, timeout: float | None = None, max_retries: int | None = None
+    ) -> File:
+        """Fetch one file's metadata.
+
+        Args:
+            file_id: The file's id (``file_…``).
+            timeout: Per-attempt timeout.
+            max_retries: Retry budget for this request.
+
+        Returns:
+            The ``File``, read from either API object shape.
+
+        Raises:
+            ValueError: ``file_id`` is empty or could leave its URL path segment (``/``,
+                whitespace, ``?``...); checked before any request.
+            NotFoundError: there is no such file (a deleted file is not found either).
+            APIError: the server answered with another error status.
+            APIConnectionError: no complete answer, after every retry.
+        """
+        request = _wire.file_request(_wire.check_file_id(file_id))
+        return await self._transport.send(
+            request, _wire.decipher_file, **self._options(timeout, max_retries)
+        )
+
+    async def upload_file(
+        self,
+        file: UploadSource,
+        *,
+        purpose: Purpose | str | None = None,
+        filename: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> File:
+        """Upload a file (``POST files``, multipart).
+
+        The request carries an ``Idempotency-Key`` (a new UUID unless given), the same on every
+        retry: that is what makes retrying an upload safe, since a server that already stored
+        the file answers a repeat with the original result instead of storing it twice.
+
+        Args:
+            file: What to upload: a path (``str`` or ``os.PathLike``; a ``str`` is always a
+                path, never content), the content as ``bytes``/``bytearray``/``memoryview``,
+                or a binary file object, sent from its current position and left open. A
+                path is opened for the duration of the call. A file object that cannot seek
+                (a pipe) is sent once, without retries.
+            purpose: The file's purpose (a ``Purpose`` or its value); sent only when given,
+                the server defaults to ``user_upload``.
+            filename: The name to store; defaults to the path's or file object's name, else
+                ``upload.bin``. The part's media type is guessed from it.
+            metadata: A JSON-serialisable dict, sent as a JSON string.
+            idempotency_key: The key to send (1 to 255 visible ASCII characters); pass your
+                own to make an upload safe to repeat across calls or processes.
+            timeout: Per-attempt timeout.
+            max_retries: Retry budget for this request.
+
+        Returns:
+            The stored ``File``.
+
+        Raises:
+            ValueError: an argument is invalid, or ``file`` names no existing regular file;
+                checked before any request.
+            OSError: the file could not be opened or read.
+            BadRequestError: the server refused the upload (type, size, purpose...).
+            ConflictError: ``idempotency_key`` was already used for a different request.
+            APIError: the server answered with another error status.
+            APIConnectionError: no complete answer, after every retry.
+
+        Example::
+
+            file = await client.upload_file("notes.md", metadata={"project": "demo"})
+        """
+        checked_purpose = _wire.check_purpose(purpose)
+        checked_filename = _wire.check_filename(filename)
+        metadata_json = _wire.check_metadata(metadata)
+        key = _wire.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
+        options = self._options(timeout, max_retries)
+        with _content.open_upload(file, checked_filename) as upload:
+            if not upload.resendable:
+                options["max_retries"] = 0
+            request = _wire.upload_request(
+                upload.body,
+                filename=upload.filename,
+                content_type=_content.guess_mime_type(upload.filename),
+                purpose=checked_purpose,
+                metadata=metadata_json,
+                idempotency_key=key,
+            )
+            return await self._transport.send(request, _wire.decipher_file, **options)
+
+    async def get_download_url(
+        self, file_id: str, *, timeout: float | None = None, max_retries: int | None = None
+    ) -> DownloadLink:
+        """Ask for a short-lived presigned URL of a file's content.
+
+        Older servers answer ``302 Found`` with the URL in ``Location`` and a JSON body, newer
+        ones ``200`` with JSON; both are read, and the redirect is never followed (it would
+        carry the token to the storage host).
+
+        Args:
+            file_id: The file's id.
+            timeout: Per-attempt timeout.
+            max_retries: Retry budget for this request.
+
+        Returns:
+            A ``DownloadLink`` with ``url`` and ``expires_at``. Fetch the URL without the API
+            token; ask again after ``expires_at``.
+
+        Raises:
+            ValueError: ``file_id`` is not a plain id; checked before any request.
+            PermissionDeniedError: the file is not downloadable (only ``tool_output`` and
+                ``skill_output`` files are).
+            NotFoundError: there is no such file.
+            APIError: the server answered with another error status.
+            APIConnectionError: no complete answer, after every retry.
+        """
+        request = _wire.content_request(_wire.check_file_id(file_id))
+        return await self._transport.send(
+            request, _wire.decipher_download_link, **self._options(timeout, max_retries)
+        )
+
+    @overload
+    async def download_file(
+        self,
+        file_id: str,
+        dest: None = None,
+        *,
+        chunk_size: int = ...,
+        timeout: float | None = ...,
+        max_retries: int | None = ...,
+    ) -> bytes: ...
+
+    @overload
+    async def download_file(
+        self,
+        file_id: str,
+        dest: DownloadTarget,
+        *,
+        chunk_size: int = ...,
+        timeout: float | None = ...,
+        max_retries: int | None = ...,
+    ) -> None: ...
+
+    async def download_file(
+        self,
+        file_id: str,
+        dest: DownloadTarget | None = None,
+        *,
+        chunk_size: int = 65536,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> bytes | None:
+        """Download a file's content: returned as bytes, or streamed into ``dest``.
+
+        Gets a download link, then fetches the presigned URL without the Authorization
+        header (and without the client's default headers). A link whose ``expires_at`` is
+        already past, or that storage refuses as expired (a 403/400 saying so), is replaced
+        by a fresh one, once. The presigned fetch is retried like any API request
+        (connection errors, timeouts, a body cut off before its end, 429/5xx) within the
+        same ``max_retries`` budget; each retry starts the content over, so the result is
+        never short.
+
+        Args:
+            file_id: The file's id.
+            dest: ``None`` to get the bytes back; a path to write to, through a temporary
+                file in the same directory that replaces ``dest`` only once the download is
+                complete (a failed download leaves ``dest`` as it was and no temporary file
+                behind); or a binary file object to write into from its current position
+                (rewound and truncated there for a retry when it can seek; after a failure it
+                may hold part of the content).
+            chunk_size: Bytes read from the network per step.
+            timeout: Per-attempt timeout; for the presigned fetch it covers the whole
+                transfer, so allow for the file's size.
+            max_retries: Retry budget for each request of the download.
+
+        Returns:
+            The content when ``dest`` is ``None``, else ``None``.
+
+        Raises:
+            ValueError: an argument is invalid, or ``dest`` is a directory or a text stream;
+                checked before any request.
+            PermissionDeniedError: the file is not downloadable, or storage refused the URL.
+            NotFoundError: there is no such file.
+            APIError: the API or storage answered with another error status.
+            APIConnectionError: no complete content, after every retry.
+            OSError: writing to ``dest`` failed.
+
+        Example::
+
+            await client.download_file("file_019e…", "report.md")
+            data = await client.download_file("file_019e…")
+        """
+        checked_id = _wire.check_file_id(file_id)
+        checked_chunk_size = _wire.check_chunk_size(chunk_size)
+        options = self._options(timeout, max_retries)
+
+        async def fetch_link() -> DownloadLink:
+            return await self.get_download_url(checked_id, **options)
+
+        return await _content.download(
+            self._transport, fetch_link, dest, chunk_size=checked_chunk_size, **options
+        )
+
+    async def delete_file(
+        self,
+        file_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        """Delete a file for good (``DELETE files/{file_id}``).
+
+        Both answers the API generations give, ``204`` with no body and ``200``
+        ``{"id": ..., "type": "file_deleted"}``, are success. The request carries an
+        ``Idempotency-Key`` (a new UUID unless given), the same on every retry, so a retry
+        after a lost answer gets the original result instead of a 404.
+
+        Args:
+            file_id: The file's id.
+            idempotency_key: The key to send (1 to 255 visible ASCII characters).
+            timeout: Per-attempt timeout.
+            max_retries: Retry budget for this request.
+
+        Raises:
+            ValueError: an argument is invalid; checked before any request.
+            NotFoundError: there is no such file.
+            ConflictError: the file is still referenced, or ``idempotency_key`` was already
+                used for a different request.
+            APIError: the server answered with another error status.
+            APIConnectionError: no complete answer, after every retry.
+        """
+        checked_id = _wire.check_file_id(file_id)
+        key = _wire.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
+        request = _wire.delete_request(checked_id, idempotency_key=key)
+        await self._transport.send(
+            request, _wire.decipher_delete, **self._options(timeout, max_retries)
         )
 
     # --- helpers -------------------------------------------------------------------------

@@ -99,6 +99,10 @@ class AsyncPager:
         if following is not None:
             self._ahead = asyncio.ensure_future(self._fetch(following))
             self._ahead.add_done_callback(_retrieve)
+            # Let the read-ahead run up to its first wait (the request is then on the wire)
+            # before the caller gets this page: a caller that works through the items without
+            # awaiting would otherwise hold the loop, and the request would leave only after it.
+            await asyncio.sleep(0)
         return page, items
 
     async def batches(self) -> AsyncIterator[list[File]]:

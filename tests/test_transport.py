@@ -287,3 +287,19 @@ async def test_decode_runs_once_on_success(mocked: aioresponses) -> None:
     async with AsyncClient(TOKEN, base_url=BASE) as c:
         page = await c._transport.send(Request(method="GET", path="files"), decipher_page)
     assert page.data[0].filename == "a.txt"
+
+
+async def test_presigned_requests_bypass_a_borrowed_session(mocked: aioresponses) -> None:
+    presigned = "https://storage.example.test/files/abc?sig=1"
+    mocked.get(presigned, body=b"content")
+    mocked.get(re.compile(r".*/files\?.*|.*/files$"), payload=EMPTY)
+    leaky = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession(headers=leaky) as session:
+        async with AsyncClient(TOKEN, base_url=BASE, session=session) as c:
+            await c._transport.send(Request(method="GET", url=presigned), lambda r: r.body)
+            bare = c._transport._bare_session
+            assert bare is not None
+            assert bare is not session
+            assert not bare.headers
+        assert bare.closed
+        assert not session.closed

@@ -8,6 +8,12 @@ Listing behaviour it picks where the published docs disagree: ``limit`` above 10
 at 100 (not rejected); ``after``/``before`` and their ``after_id``/``before_id`` aliases are
 accepted, plus ``page`` (equivalent to ``after``) in ``g3``; any two cursors are a 400.
 Cursor ids that no longer exist still work, because ids sort by creation time.
+
+One-file behaviour, per generation: upload answers 201 in ``g1`` and 200 in ``g3`` (both
+documented); the content route answers 302 with ``Location`` and a JSON body in ``g1`` and 200
+JSON in ``g3``; delete answers 204 in ``g1`` and 200 ``{"id", "type": "file_deleted"}`` in
+``g3``. The presigned download route stands in for object storage: it answers in XML, refuses
+expired or unknown links with 403 and any request carrying an Authorization header with 400.
 """
 
 from __future__ import annotations
@@ -15,19 +21,24 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import hashlib
 import json
+import mimetypes
 import random
+import secrets
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import attrs
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from multidict import CIMultiDict
 
-from ..models import Purpose
+from qoder_files.models import Purpose
+
 from ._faults import Fault, FaultSchedule
 
 __all__ = ["API_PREFIX", "FilesEmulator", "RecordedRequest", "StoredFile"]
@@ -48,6 +59,10 @@ _TYPES = (
     (".log", "text/plain"),
     (".html", "text/html"),
 )
+_DOWNLOAD_PREFIX = f"{API_PREFIX}/files/_download/"
+_MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # per file (B6); nothing bigger is kept in memory
+_MAX_METADATA_BYTES = 8 * 1024
+_KNOWN_TYPES = dict(_TYPES) | {".yml": "application/x-yaml", ".toml": "application/x-toml"}
 _HTML_PAGE = (
     b"<html><head><title>502 Bad Gateway</title></head>"
     b"<body><center><h1>502 Bad Gateway</h1></center></body></html>"
@@ -150,6 +165,14 @@ class FilesEmulator:
         token: The one bearer token it accepts; any other gets 401.
         shape: ``"g1"`` (``file_id``, ``purpose``, the default) or ``"g3"`` (``id``/``type``,
             ``next_page``).
+        download_ttl: Seconds a presigned download URL stays valid (an attribute, so a test
+            can change it; zero or less hands out URLs that have already expired).
+
+    Writes (upload, delete) honour ``Idempotency-Key`` (or ``X-Idempotency-Key``): a repeat
+    with the same request replays the first success without running it again (marked with
+    ``Idempotent-Replayed: true``); the same key with a different request is a 409. Multipart
+    requests are compared by their parts, not their bytes, since every sender picks a new
+    boundary for each attempt.
 
     Example::
 
@@ -160,11 +183,17 @@ class FilesEmulator:
                 files = await client.list_files().collect(unbounded=True)
     """
 
-    def __init__(self, *, token: str = DEFAULT_TOKEN, shape: str = "g1") -> None:
+    def __init__(
+        self, *, token: str = DEFAULT_TOKEN, shape: str = "g1", download_ttl: float = 3600.0
+    ) -> None:
         if shape not in ("g1", "g3"):
             raise ValueError(f"shape must be 'g1' or 'g3', got {shape!r}")
         self.token = token
         self.shape = shape
+        self.download_ttl = download_ttl
+        self._links: dict[str, tuple[str, datetime]] = {}  # token -> (file id, expiry)
+        self._replays: dict[str, _Outcome] = {}  # idempotency key -> first success
+        self._rng = random.Random()
         self.files: dict[str, StoredFile] = {}
         self._ids: list[str] = []  # ascending, i.e. oldest first
         self._by_purpose: dict[str, list[str]] = {p: [] for p in _PURPOSE_VALUES}
@@ -267,7 +296,11 @@ class FilesEmulator:
         """The ``aiohttp.web.Application`` serving the API under ``/api/v1/cloud``."""
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get(f"{API_PREFIX}/files", self._list, name="list")
+        app.router.add_post(f"{API_PREFIX}/files", self._upload, name="upload")
+        app.router.add_get(f"{_DOWNLOAD_PREFIX}{{token}}", self._download, name="download")
         app.router.add_get(f"{API_PREFIX}/files/{{file_id}}", self._get, name="get")
+        app.router.add_delete(f"{API_PREFIX}/files/{{file_id}}", self._delete, name="delete")
+        app.router.add_get(f"{API_PREFIX}/files/{{file_id}}/content", self._content, name="content")
         return app
 
     @web.middleware
@@ -283,9 +316,13 @@ class FilesEmulator:
         request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
         route_name = request.match_info.route.name or "other"
         number = self._counts[route_name] = self._counts.get(route_name, 0) + 1
+        lose_response = False
         try:
             for schedule in list(self._faults):
                 if schedule.matches(route_name, number):
+                    if schedule.fault.kind == "lose_response":
+                        lose_response = True  # acted on once the handler has run
+                        continue
                     response = await self._apply(schedule.fault, request, request_id)
                     if response is not None:
                         return response
@@ -298,6 +335,8 @@ class FilesEmulator:
             response = self.error_response(
                 ApiError(exc.status, "not_found_error", exc.reason), request_id
             )
+        if lose_response:
+            await self._break_connection(request, truncate=False)
         response.headers["x-request-id"] = request_id
         return response
 
@@ -354,9 +393,11 @@ class FilesEmulator:
     async def _break_connection(self, request: web.Request, *, truncate: bool) -> web.Response:
         transport = request.transport
         if truncate and transport is not None:
-            body = b'{"data":[' + b",".join(
-                f.rendered(self.shape) for f in list(self.files.values())[:5]
-            ) + b'],"first_id":null,"has_more":false,"last_id":null}'
+            body = (
+                b'{"data":['
+                + b",".join(f.rendered(self.shape) for f in list(self.files.values())[:5])
+                + b'],"first_id":null,"has_more":false,"last_id":null}'
+            )
             head = (
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n"
@@ -457,6 +498,202 @@ class FilesEmulator:
         stored = self.lookup(request)
         return web.Response(body=stored.rendered(self.shape), content_type="application/json")
 
+    # --- writes --------------------------------------------------------------------------
+
+    def _idempotent(
+        self,
+        request: web.Request,
+        fingerprint: str,
+        execute: Callable[[], tuple[int, bytes]],
+    ) -> web.Response:
+        """Run a write once per idempotency key; a repeat replays the first success.
+
+        ``execute`` does not await, so checking for a saved outcome and saving a new one
+        cannot interleave with another request carrying the same key.
+        """
+        key = request.headers.get("Idempotency-Key") or request.headers.get("X-Idempotency-Key")
+        saved = self._replays.get(key) if key else None
+        if saved is not None:
+            if saved.fingerprint != fingerprint:
+                raise ApiError(
+                    409,
+                    "conflict_error",
+                    "Idempotency key reused with a different request body.",
+                )
+            return saved.response(replayed=True)
+        status, body = execute()
+        outcome = _Outcome(fingerprint=fingerprint, status=status, body=body)
+        if key:
+            self._replays[key] = outcome
+        return outcome.response(replayed=False)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        parts = await self._read_form(request)
+        digest = hashlib.sha256(b"POST files")
+        for part in parts:
+            for text in (part.name, part.filename or "", part.content_type or ""):
+                digest.update(text.encode() + b"\0")
+            digest.update(hashlib.sha256(part.data).digest())
+        return self._idempotent(request, digest.hexdigest(), lambda: self._store_upload(parts))
+
+    @staticmethod
+    async def _read_form(request: web.Request) -> list[_Part]:
+        if not request.content_type.startswith("multipart/"):
+            raise ApiError(400, "invalid_request_error", "Field 'file' is required.", "file")
+        parts: list[_Part] = []
+        total = 0
+        try:
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, BodyPartReader):
+                    raise ApiError(
+                        400, "invalid_request_error", "Nested multipart bodies are not accepted."
+                    )
+                data = bytearray()
+                while chunk := await part.read_chunk():
+                    total += len(chunk)
+                    if total > _MAX_UPLOAD_BYTES:
+                        raise ApiError(
+                            400, "invalid_request_error", "File exceeds the 50 MB limit.", "file"
+                        )
+                    data += chunk
+                parts.append(
+                    _Part(
+                        name=part.name or "",
+                        filename=part.filename,
+                        content_type=part.headers.get("Content-Type"),
+                        data=bytes(data),
+                    )
+                )
+        except ValueError:
+            raise ApiError(
+                400, "invalid_request_error", "Request body must be valid multipart/form-data."
+            ) from None
+        return parts
+
+    def _store_upload(self, parts: list[_Part]) -> tuple[int, bytes]:
+        upload = next((p for p in parts if p.name == "file"), None)
+        if upload is None:
+            raise ApiError(400, "invalid_request_error", "Field 'file' is required.", "file")
+        fields = {p.name: p.data.decode("utf-8", "replace") for p in reversed(parts)}
+        purpose = fields.get("purpose", Purpose.USER_UPLOAD.value)
+        if purpose not in _PURPOSE_VALUES:
+            raise ApiError(
+                400,
+                "invalid_request_error",
+                f"Field 'purpose' must be one of {', '.join(_PURPOSE_VALUES)}.",
+                "purpose",
+            )
+        metadata = _parse_metadata(fields.get("metadata"))
+        name = fields.get("name")
+        filename = _clean_name(name if name is not None else upload.filename or "upload")
+        if filename is None:
+            raise ApiError(
+                400,
+                "invalid_request_error",
+                "Field 'name' must be 1 to 255 bytes and not '.' or '..'.",
+                "name",
+            )
+        file_id, created = self._new_id()
+        stored = self.add(
+            StoredFile(
+                file_id=file_id,
+                filename=filename,
+                mime_type=_guess_type(filename),
+                purpose=purpose,
+                content=upload.data,
+                metadata=metadata,
+                created_at=created,
+                updated_at=created,
+            )
+        )
+        # 201 as in G1/G2; the newest generation documents 200.
+        return (200 if self.shape == "g3" else 201), stored.rendered(self.shape)
+
+    def _new_id(self) -> tuple[str, datetime]:
+        """A time-ordered id later than every stored one, and its creation time."""
+        created = datetime.now(UTC)
+        try:
+            newest_millis = int(self._ids[-1][5:17], 16) if self._ids else -1
+        except ValueError:  # ids this emulator did not make: order them by time alone
+            newest_millis = -1
+        if created.timestamp() * 1000 < newest_millis + 1:
+            created = datetime.fromtimestamp((newest_millis + 1) / 1000, UTC)
+        file_id = make_file_id(created, self._rng)
+        while int(file_id[5:17], 16) <= newest_millis:  # float rounding lost a millisecond
+            created += timedelta(milliseconds=1)
+            file_id = make_file_id(created, self._rng)
+        return file_id, created
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        def execute() -> tuple[int, bytes]:
+            stored = self.lookup(request)
+            self.remove(stored.file_id)
+            if self.shape == "g3":
+                return 200, json.dumps({"id": stored.file_id, "type": "file_deleted"}).encode()
+            return 204, b""
+
+        return self._idempotent(request, f"DELETE {request.path}", execute)
+
+    # --- downloads -----------------------------------------------------------------------
+
+    async def _content(self, request: web.Request) -> web.Response:
+        stored = self.lookup(request)
+        if stored.purpose not in _DOWNLOADABLE:
+            raise ApiError(
+                403,
+                "permission_error",
+                f"File '{stored.file_id}' is not downloadable: only tool_output and "
+                "skill_output files can be downloaded.",
+            )
+        token = secrets.token_urlsafe(24)
+        expires = datetime.now(UTC) + timedelta(seconds=self.download_ttl)
+        self._links[token] = (stored.file_id, expires)
+        url = str(
+            request.url.with_path(f"{_DOWNLOAD_PREFIX}{token}").with_query(
+                {
+                    "expires": str(int(expires.timestamp())),
+                    "response-content-disposition": f'attachment; filename="{stored.filename}"',
+                }
+            )
+        )
+        body = json.dumps({"expires_at": _timestamp(expires), "url": url}).encode()
+        if self.shape == "g3":
+            return web.Response(body=body, content_type="application/json")
+        return web.Response(
+            status=302, body=body, content_type="application/json", headers={"Location": url}
+        )
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """The storage side: serves content for a valid presigned token, answers like S3/OSS."""
+        if "Authorization" in request.headers:
+            return _storage_error(
+                400,
+                "InvalidArgument",
+                "Only one auth mechanism allowed; a presigned URL must be sent without an "
+                "Authorization header.",
+            )
+        link = self._links.get(request.match_info["token"])
+        if link is None:
+            return _storage_error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
+        file_id, expires = link
+        if datetime.now(UTC) >= expires:
+            return _storage_error(403, "AccessDenied", "Request has expired.")
+        stored = self.files.get(file_id)
+        if stored is None:
+            return _storage_error(404, "NoSuchKey", "The specified key does not exist.")
+        return web.Response(
+            body=stored.content,
+            content_type=stored.mime_type,
+            headers={
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.filename)}"
+            },
+        )
+
     # --- serving -------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -507,3 +744,79 @@ class FilesEmulator:
 
 async def _wait(future: asyncio.Future[str]) -> str:
     return await future
+
+
+@attrs.frozen(kw_only=True)
+class _Part:
+    """One part of a multipart request body."""
+
+    name: str
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+@attrs.frozen(kw_only=True)
+class _Outcome:
+    """A write's answer, kept to replay for a repeated idempotency key."""
+
+    fingerprint: str
+    status: int
+    body: bytes
+
+    def response(self, *, replayed: bool) -> web.Response:
+        response = web.Response(
+            status=self.status,
+            body=self.body or None,
+            content_type="application/json" if self.body else None,
+        )
+        if replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return response
+
+
+def _parse_metadata(raw: str | None) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if len(raw.encode()) > _MAX_METADATA_BYTES:
+        raise ApiError(
+            400, "invalid_request_error", "Field 'metadata' must be at most 8 KB.", "metadata"
+        )
+    try:
+        metadata = json.loads(raw)
+    except ValueError:
+        metadata = None
+    if not isinstance(metadata, dict):
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            "Field 'metadata' must be a JSON object string.",
+            "metadata",
+        )
+    return metadata
+
+
+def _clean_name(name: str) -> str | None:
+    """The stored name: the last path component, 1 to 255 bytes, not ``.`` or ``..``."""
+    cleaned = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if cleaned in ("", ".", "..") or len(cleaned.encode()) > 255:
+        return None
+    return cleaned
+
+
+def _guess_type(filename: str) -> str:
+    suffix = filename[filename.rfind(".") :].lower() if "." in filename else ""
+    known = _KNOWN_TYPES.get(suffix)
+    if known is not None:
+        return known
+    guessed, _ = mimetypes.guess_type(filename, strict=False)
+    return guessed or "text/plain"
+
+
+def _storage_error(status: int, code: str, message: str) -> web.Response:
+    """An error as object storage words it: XML, not the API's JSON envelope."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    )
+    return web.Response(status=status, text=body, content_type="application/xml")

@@ -18,7 +18,7 @@ class Fault:
 
     Attributes:
         kind: ``latency``, ``status``, ``reset``, ``truncate``, ``html``, ``bad_json``,
-            ``repeat_page`` or ``null_cursor``.
+            ``repeat_page``, ``null_cursor`` or ``lose_response``.
         status: HTTP status for ``status`` and ``html``.
         retry_after: ``Retry-After`` header value for ``status``, if any.
         seconds: Delay for ``latency``.
@@ -48,6 +48,15 @@ class Fault:
     def reset(cls) -> Fault:
         """Close the connection without answering."""
         return cls(kind="reset")
+
+    @classmethod
+    def lose_response(cls) -> Fault:
+        """Handle the request normally, then close the connection instead of answering.
+
+        The server did the work but the client never hears of it: the case a write's
+        idempotency key exists for.
+        """
+        return cls(kind="lose_response")
 
     @classmethod
     def truncate(cls) -> Fault:

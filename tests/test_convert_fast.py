@@ -1,0 +1,161 @@
+"""The fast path of ``structure_items`` builds exactly what ``structure_file`` builds."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qoder_files import File, Purpose
+from qoder_files._convert import structure_file, structure_items, structure_page
+
+SEED: dict[str, Any] = {
+    "created_at": "2026-05-18T15:33:44Z",
+    "file_id": "file_019e3bb8c1387743bf4ef115aae5acb1",
+    "filename": "notes.md",
+    "metadata": {"project": "demo"},
+    "mime_type": "text/markdown",
+    "purpose": "session_resource",
+    "size_bytes": 1234,
+    "status": "ready",
+    "updated_at": "2026-05-18T15:33:44Z",
+}
+
+
+def outcome(build: Any, obj: Any) -> Any:
+    """What building ``obj`` gives: the value, or the error's type and message."""
+    try:
+        return build(obj)
+    except (KeyError, TypeError, ValueError) as exc:
+        return type(exc), str(exc)
+
+
+def same_as_structure_file(obj: Any) -> None:
+    fast = outcome(lambda o: structure_items([o])[0], obj)
+    slow = outcome(structure_file, obj)
+    assert fast == slow
+    if isinstance(slow, File):
+        assert type(fast) is File
+        # the same values down to the types: an enum purpose, aware datetimes, shared updated_at
+        assert type(fast.purpose) is type(slow.purpose)
+        assert fast.created_at.tzinfo == slow.created_at.tzinfo
+        assert (fast.updated_at is fast.created_at) == (slow.updated_at is slow.created_at)
+
+
+def test_seed_item_takes_the_fast_path_and_is_a_normal_file() -> None:
+    [fast] = structure_items([dict(SEED)])
+    slow = structure_file(dict(SEED))
+    assert fast == slow
+    assert hash(fast) == hash(slow)
+    assert repr(fast) == repr(slow)
+    assert fast.purpose is Purpose.SESSION_RESOURCE
+    assert fast.updated_at is fast.created_at
+    assert fast.extra == {}
+    assert fast.extra is not structure_items([dict(SEED)])[0].extra  # never shared
+    assert pickle.loads(pickle.dumps(fast)) == fast
+    assert attrs.evolve(fast, filename="other.md").filename == "other.md"
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.filename = "x"  # type: ignore[misc]
+
+
+VARIANTS: list[dict[str, Any]] = [
+    {},
+    {"updated_at": "2026-05-19T01:02:03.456789+02:00"},
+    {"created_at": "2026-05-18T15:33:44", "updated_at": "2026-05-18T15:33:44"},
+    {"created_at": "2026-05-18T15:33:44.5Z", "updated_at": "2026-05-18T15:33:45"},
+    {"updated_at": None},
+    {"updated_at": 5},
+    {"updated_at": "yesterday"},
+    {"created_at": "not a time"},
+    {"created_at": 1716046424},
+    {"purpose": "future_purpose"},
+    {"purpose": None},
+    {"purpose": ["tool_output"]},
+    {"status": None},
+    {"status": 3},
+    {"metadata": None},
+    {"metadata": []},
+    {"size_bytes": True},
+    {"size_bytes": "12"},
+    {"size_bytes": 1.5},
+    {"filename": None},
+    {"mime_type": 7},
+    {"file_id": ""},
+    {"file_id": None},
+    {"file_id": 42},
+]
+
+
+@pytest.mark.parametrize("change", VARIANTS)
+def test_variants_match_structure_file(change: dict[str, Any]) -> None:
+    same_as_structure_file({**SEED, **change})
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["created_at", "file_id", "filename", "metadata", "mime_type", "purpose", "size_bytes"],
+)
+def test_missing_or_renamed_keys_match_structure_file(key: str) -> None:
+    without = {k: v for k, v in SEED.items() if k != key}
+    same_as_structure_file(without)
+    same_as_structure_file({**without, "updated_at": SEED["updated_at"]})
+    same_as_structure_file({**without, "unexpected": 1})
+    same_as_structure_file({**without, "id": "file_x"})
+
+
+def test_other_shapes_match_structure_file() -> None:
+    without_updated = {k: v for k, v in SEED.items() if k != "updated_at"}
+    same_as_structure_file(without_updated)
+    same_as_structure_file({**SEED, "session_id": "sess_1"})
+    same_as_structure_file({**without_updated, "session_id": "sess_1"})
+    g3 = {
+        "id": SEED["file_id"],
+        "type": "file",
+        "filename": "a.txt",
+        "mime_type": "text/plain",
+        "size_bytes": 1,
+        "downloadable": True,
+        "scope": None,
+        "metadata": {},
+        "created_at": "2026-05-18T15:33:44.123456Z",
+    }
+    same_as_structure_file(g3)
+    not_objects: list[Any] = [None, [], "file", 3]
+    for not_an_object in not_objects:
+        same_as_structure_file(not_an_object)
+
+
+def test_a_page_mixes_both_paths_in_order() -> None:
+    objects = [
+        {**SEED, "file_id": f"file_{n:032x}", "purpose": p.value}
+        for n, p in enumerate(list(Purpose) * 3)
+    ]
+    objects[4] = {**objects[4], "extra_field": True}
+    objects[7] = {k: v for k, v in objects[7].items() if k != "status"}
+    page = structure_page({"data": objects, "has_more": False})
+    assert page.data == [structure_file(o) for o in objects]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=5,
+)
+timestamps = st.datetimes(timezones=st.none() | st.timezones()).map(lambda d: d.isoformat())
+
+
+@given(
+    changes=st.dictionaries(
+        st.sampled_from([*SEED, "id", "other"]),
+        json_values | timestamps | st.sampled_from([p.value for p in Purpose]),
+        max_size=3,
+    ),
+    drop=st.sets(st.sampled_from(list(SEED)), max_size=2),
+)
+def test_property_fast_path_equals_structure_file(changes: dict[str, Any], drop: set[str]) -> None:
+    obj = {k: v for k, v in {**SEED, **changes}.items() if k not in drop}
+    same_as_structure_file(obj)
