@@ -1,0 +1,579 @@
+"""The blocking ``Client`` and ``SyncPager`` against the emulator served from a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from qoder_files import AsyncClient, AuthenticationError, Client, File, SyncPager
+from qoder_files import sync as sync_module
+from qoder_files.pager import AsyncPager
+from qoder_files.testing import Fault, FilesEmulator
+
+Served = tuple[FilesEmulator, str]
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    """A seeded emulator served from its own thread, and its base URL."""
+    emulator = FilesEmulator()
+    emulator.seed(250)
+    with emulator.serve_in_thread() as url:
+        yield emulator, url
+
+
+@pytest.fixture
+def client(served: Served) -> Iterator[Client]:
+    emulator, url = served
+    with Client(emulator.token, base_url=url) as c:
+        yield c
+
+
+@pytest.fixture
+def aclose_calls(monkeypatch: pytest.MonkeyPatch) -> list[AsyncPager]:
+    """Every ``AsyncPager.aclose()`` call, recorded."""
+    calls: list[AsyncPager] = []
+    original = AsyncPager.aclose
+
+    async def recording(self: AsyncPager) -> None:
+        calls.append(self)
+        await original(self)
+
+    monkeypatch.setattr(AsyncPager, "aclose", recording)
+    return calls
+
+
+def portal_of(client: Client) -> sync_module._Portal:
+    portal = client._runner._portal
+    assert portal is not None
+    return portal
+
+
+def send_ctrl_c_after(seconds: float) -> threading.Timer:
+    main = threading.main_thread().ident
+    assert main is not None
+    timer = threading.Timer(seconds, signal.pthread_kill, (main, signal.SIGINT))
+    timer.start()
+    return timer
+
+
+async def other_tasks() -> int:
+    return len(asyncio.all_tasks() - {asyncio.current_task()})
+
+
+def ids(files: list[File]) -> list[str]:
+    return [f.file_id for f in files]
+
+
+# --- the blocking methods -------------------------------------------------------------------
+
+
+def test_methods_mirror_the_async_client_and_keep_its_docstrings() -> None:
+    assert Client.get_page.__doc__ == AsyncClient.get_page.__doc__
+    assert Client.get_page.__qualname__ == "Client.get_page"
+    assert "SyncPager" in (Client.list_files.__doc__ or "")
+    assert "AsyncPager" not in (Client.list_files.__doc__ or "")
+    public = {n for n in dir(AsyncClient) if not n.startswith("_")} - {"aclose"}
+    assert public <= {n for n in dir(Client) if not n.startswith("_")}
+
+
+def test_lists_and_gets_pages_like_the_async_client(served: Served, client: Client) -> None:
+    emulator, _ = served
+    assert ids(list(client.list_files(limit=100))) == emulator.ids()
+    page = client.get_page(limit=3, purpose="tool_output")
+    assert ids(page.data) == emulator.ids("tool_output")[:3]
+    assert page.has_more
+
+
+def test_repr_masks_the_token(served: Served) -> None:
+    _, url = served
+    with Client("pt-secret-token-abcd", base_url=url) as c:
+        assert "pt-secret-token-abcd" not in repr(c)
+        assert repr(c).startswith("<Client base_url='http://127.0.0.1:")
+        assert "abcd" in repr(c)
+        assert c.base_url == url
+
+
+def test_arguments_are_checked_like_the_async_client(
+    monkeypatch: pytest.MonkeyPatch, client: Client
+) -> None:
+    monkeypatch.delenv("QODER_PAT", raising=False)
+    with pytest.raises(ValueError, match="QODER_PAT"):
+        Client()
+    with pytest.raises(ValueError, match="session"):
+        Client("pt-x", session=object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="limit"):
+        client.list_files(limit=0)
+    with pytest.raises(ValueError, match="limit"):
+        client.get_page(limit=101)
+
+
+def test_api_errors_keep_their_type(served: Served) -> None:
+    _, url = served
+    with Client("pt-wrong", base_url=url) as c:
+        with pytest.raises(AuthenticationError) as info:
+            c.get_page()
+        assert info.value.request_id
+        with pytest.raises(AuthenticationError):
+            list(c.list_files())
+
+
+def test_works_where_the_calling_thread_runs_an_event_loop(served: Served) -> None:
+    emulator, url = served
+
+    async def notebook_cell() -> list[str]:
+        with Client(emulator.token, base_url=url) as c:
+            return ids(c.list_files(max_items=30).collect())
+
+    assert asyncio.run(notebook_cell()) == emulator.ids()[:30]
+
+
+def test_eight_threads_share_one_client(served: Served, client: Client) -> None:
+    emulator, _ = served
+    barrier = threading.Barrier(8)
+
+    def job(n: int) -> tuple[list[str], list[str]]:
+        barrier.wait()
+        page = client.get_page(limit=n + 1)
+        return ids(list(client.list_files(limit=10 + n))), ids(page.data)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(job, range(8)))
+    for n, (listed, page) in enumerate(results):
+        assert listed == emulator.ids()
+        assert page == emulator.ids()[: n + 1]
+    assert sum(t.name == "qoder-files-client" for t in threading.enumerate()) >= 1
+
+
+def test_one_loop_thread_per_client_started_lazily(served: Served) -> None:
+    emulator, url = served
+    with Client(emulator.token, base_url=url) as c:
+        assert c._runner._portal is None
+        c.get_page(limit=1)
+        thread = portal_of(c).thread
+        c.get_page(limit=1)
+        assert portal_of(c).thread is thread
+    assert not thread.is_alive()
+
+
+def test_calling_from_the_client_loop_thread_raises(client: Client) -> None:
+    client.get_page(limit=1)
+    portal = portal_of(client)
+
+    async def inside() -> object:
+        return client.get_page(limit=1)
+
+    future = asyncio.run_coroutine_threadsafe(inside(), portal.loop)
+    with pytest.raises(RuntimeError, match="own event loop thread"):
+        future.result(timeout=5)
+    assert len(client.get_page(limit=2).data) == 2
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_cancels_the_call_in_flight_and_the_client_stays_usable(
+    served: Served, client: Client
+) -> None:
+    emulator, _ = served
+    client.get_page(limit=1)
+    emulator.add_fault(Fault.latency(1.5), route="list", times=1)
+    timer = send_ctrl_c_after(0.2)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        client.get_page(limit=5)
+    timer.join()
+    assert time.monotonic() - started < 1.2
+    assert portal_of(client).call(other_tasks()) == 0
+    assert ids(client.get_page(limit=5).data) == emulator.ids()[:5]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_during_a_listing_keeps_the_cursor_for_resuming(
+    served: Served, client: Client, aclose_calls: list[AsyncPager]
+) -> None:
+    emulator, _ = served
+    emulator.add_fault(Fault.latency(1.5), route="list", start=2, times=1)
+    pager = client.list_files(limit=10)
+    seen: list[File] = []
+    timer = send_ctrl_c_after(0.3)
+    with pytest.raises(KeyboardInterrupt):
+        seen.extend(pager)
+    timer.join()
+    assert ids(seen) == emulator.ids()[:10]
+    assert pager.cursor == seen[-1].file_id
+    assert len(aclose_calls) == 1
+    rest = ids(list(client.list_files(limit=100, after=pager.cursor)))
+    assert ids(seen) + rest == emulator.ids()
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+
+def test_close_is_idempotent_and_final(served: Served) -> None:
+    emulator, url = served
+    c = Client(emulator.token, base_url=url)
+    c.close()  # never used: no thread was started
+    c.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        c.get_page()
+    with Client(emulator.token, base_url=url) as used:
+        used.get_page(limit=1)
+        thread = portal_of(used).thread
+    used.close()
+    assert not thread.is_alive()
+    with pytest.raises(RuntimeError, match="closed"):
+        used.list_files()
+
+
+def test_an_unclosed_client_stops_its_thread_when_collected(served: Served) -> None:
+    emulator, url = served
+    c = Client(emulator.token, base_url=url)
+    c.get_page(limit=1)
+    thread = portal_of(c).thread
+    del c
+    gc.collect()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_a_pager_outliving_its_client_closes_quietly(served: Served) -> None:
+    emulator, url = served
+    c = Client(emulator.token, base_url=url)
+    pager = c.list_files(limit=10)
+    c.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        next(iter(pager))
+    pager.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_a_fresh_loop_and_session(served: Served, client: Client) -> None:
+    emulator, _ = served
+    expected = emulator.ids()
+    assert ids(list(client.list_files(limit=100))) == expected
+    parent_async, parent_thread = client._runner.client, portal_of(client).thread
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # multi-threaded fork (3.12+)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, which exits without reporting
+        status = 1
+        try:
+            fresh = client._runner._portal is None and client._runner.client is not parent_async
+            listed = ids(list(client.list_files(limit=100)))
+            child_thread = portal_of(client).thread
+            gc.collect()  # the parent's session and loop must survive a collection untouched
+            ok = fresh and listed == expected and child_thread is not parent_thread
+            client.close()
+            status = 0 if ok else 3
+        finally:
+            os._exit(status)
+    _, wait_status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(wait_status) == 0
+    # The parent's pooled connections were left alone by the child.
+    assert ids(list(client.list_files(limit=100))) == expected
+    assert client._runner.client is parent_async
+
+
+# --- the sync pager -------------------------------------------------------------------------
+
+
+def test_the_pager_crosses_into_the_loop_once_per_page(
+    monkeypatch: pytest.MonkeyPatch, served: Served, client: Client
+) -> None:
+    emulator, _ = served
+    hops = 0
+    original = sync_module._next_batch
+
+    def counting(batches: Any) -> Coroutine[Any, Any, list[File] | None]:
+        nonlocal hops
+        hops += 1
+        return original(batches)
+
+    monkeypatch.setattr(sync_module, "_next_batch", counting)
+    assert ids(list(client.list_files(limit=50))) == emulator.ids()
+    assert hops == 250 // 50 + 1  # five pages, then the end
+
+
+def test_cursor_moves_item_by_item_and_resumes_forward(
+    served: Served, client: Client, aclose_calls: list[AsyncPager]
+) -> None:
+    emulator, _ = served
+    start = emulator.ids()[20]
+    pager = client.list_files(limit=7, after=start)
+    assert pager.cursor == start
+    taken: list[str] = []
+    for file in pager:
+        taken.append(file.file_id)
+        assert pager.cursor == file.file_id
+        if len(taken) == 11:
+            break
+    assert len(aclose_calls) == 1  # break closed the async pager at once
+    rest = ids(list(client.list_files(limit=100, after=pager.cursor)))
+    assert taken + rest == emulator.ids()[21:]
+    with pytest.raises(RuntimeError, match="only once"):
+        iter(pager)
+
+
+def test_backward_listing_and_resume(served: Served, client: Client) -> None:
+    emulator, _ = served
+    everything = emulator.ids()
+    pager = client.list_files(limit=7, before=everything[100])
+    taken = []
+    for file in pager:
+        taken.append(file.file_id)
+        if len(taken) == 30:
+            break
+    assert taken == everything[70:100][::-1]
+    rest = ids(list(client.list_files(limit=9, before=pager.cursor)))
+    assert taken + rest == everything[:100][::-1]
+
+
+def test_an_exception_in_the_loop_body_closes_the_async_pager(
+    client: Client, aclose_calls: list[AsyncPager]
+) -> None:
+    pager = client.list_files(limit=10)
+
+    def divide_each() -> None:
+        for file in pager:
+            _ = file.size_bytes / 0
+
+    with pytest.raises(ZeroDivisionError):
+        divide_each()
+    assert len(aclose_calls) == 1
+    assert "closed" in repr(pager)
+
+
+def test_garbage_collection_closes_the_async_pager(
+    client: Client, aclose_calls: list[AsyncPager]
+) -> None:
+    iterator = iter(client.list_files(limit=10))
+    next(iterator)
+    del iterator
+    gc.collect()
+    assert len(aclose_calls) == 1
+    pager = client.list_files(limit=10)
+    del pager
+    gc.collect()
+    assert len(aclose_calls) == 2
+
+
+def test_with_and_close(client: Client, aclose_calls: list[AsyncPager]) -> None:
+    with client.list_files(limit=10) as pager:
+        assert isinstance(pager, SyncPager)
+        assert "open" in repr(pager)
+    assert len(aclose_calls) == 1
+    pager.close()
+    assert len(aclose_calls) == 1
+    assert list(pager) == []
+
+
+def test_pages_are_the_servers_pages(served: Served, client: Client) -> None:
+    emulator, _ = served
+    pager = client.list_files(limit=100, max_items=230)
+    sizes = []
+    for page in pager.pages():
+        sizes.append(len(page.data))
+        assert pager.cursor == page.data[-1].file_id
+    assert sizes == [100, 100, 30]
+    backward = client.list_files(limit=10, before=emulator.ids()[25])
+    first = next(iter(backward.pages()))
+    assert ids(first.data) == emulator.ids()[15:25]
+    assert backward.cursor == emulator.ids()[15]
+
+
+def test_collect_needs_a_bound(served: Served, client: Client) -> None:
+    emulator, _ = served
+    pager = client.list_files(limit=10)
+    with pytest.raises(ValueError, match="max_items"):
+        pager.collect()
+    assert ids(pager.collect(unbounded=True)) == emulator.ids()
+    assert pager.cursor == emulator.ids()[-1]
+    with pytest.raises(RuntimeError, match="only once"):
+        pager.collect()
+    bounded = client.list_files(max_items=25)
+    assert ids(bounded.collect()) == emulator.ids()[:25]
+    assert bounded.cursor == emulator.ids()[24]
+
+
+def test_collect_failure_keeps_the_cursor(served: Served, client: Client) -> None:
+    emulator, _ = served
+    emulator.add_fault(Fault.error(400), route="list", start=3)
+    pager = client.list_files(limit=10)
+    with pytest.raises(Exception, match="400"):
+        pager.collect(unbounded=True)
+    assert pager.cursor == emulator.ids()[19]
+
+
+class _ScanLike:
+    """A bulk-scan shaped source: batches and aclose only."""
+
+    def __init__(self, batches: list[list[File]]) -> None:
+        self._batches = batches
+        self.closed = False
+
+    async def _gen(self) -> Any:
+        for batch in self._batches:
+            yield batch
+
+    def batches(self) -> Any:
+        return self._gen()
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def test_the_pager_works_on_any_batch_source(client: Client) -> None:
+    files = client.get_page(limit=6).data
+    source = _ScanLike([files[:3], [], files[3:]])
+    portal = portal_of(client)
+    pager = SyncPager(portal, source)
+    starting_cursor = pager.cursor
+    assert starting_cursor is None
+    assert list(pager) == files
+    assert source.closed
+    assert pager.cursor == files[-1].file_id
+    with pytest.raises(TypeError, match="pages"):
+        SyncPager(portal, _ScanLike([])).pages()
+    with pytest.raises(TypeError, match="collect"):
+        SyncPager(portal, _ScanLike([])).collect()
+
+
+def test_closing_from_the_loop_thread_does_not_block(served: Served) -> None:
+    emulator, url = served
+    c = Client(emulator.token, base_url=url)
+    pager = c.list_files(limit=10)
+    portal = portal_of(c)
+    runner = c._runner
+    call: Callable[[], None] = pager.close
+
+    async def close_both() -> None:
+        call()
+        runner.close()
+
+    asyncio.run_coroutine_threadsafe(close_both(), portal.loop)
+    portal.thread.join(timeout=10)
+    assert not portal.thread.is_alive()
+
+
+def test_scan_files_through_the_sync_pager(
+    served: Served, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator, _ = served
+    assert ids(list(client.scan_files(limit=20))) == emulator.ids()
+    assert ids(client.scan_files(max_items=33).collect()) == emulator.ids()[:33]
+    closed: list[object] = []
+    scan_type = type(client._runner.client.scan_files())
+    original = scan_type.aclose
+
+    async def recording(self: Any) -> None:
+        closed.append(self)
+        await original(self)
+
+    monkeypatch.setattr(scan_type, "aclose", recording)
+    scan = client.scan_files(limit=10)
+    taken = []
+    for file in scan:
+        taken.append(file.file_id)
+        if len(taken) == 15:
+            break
+    assert scan.cursor == taken[-1] == emulator.ids()[14]
+    assert len(closed) == 1
+
+
+async def _nothing() -> None:
+    return None
+
+
+def test_a_call_given_up_before_it_started_never_runs() -> None:
+    job = sync_module._Call(_nothing())
+    assert job.future.cancel()
+    job.start()  # closes the coroutine: no "never awaited" warning
+    assert job.future.cancelled()
+
+
+def test_the_fork_reset_orphans_the_parents_loop_and_client(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What os.register_at_fork runs in a child, run here on one client to see its effect.
+    emulator, url = served
+    c = Client(emulator.token, base_url=url)
+    c.get_page(limit=1)
+    old_portal, old_client = portal_of(c), c._runner.client
+    monkeypatch.setattr(sync_module, "_RUNNERS", weakref.WeakSet([c._runner]))
+    sync_module._after_fork_in_child()
+    try:
+        assert c._runner._portal is None
+        assert c._runner.client is not old_client
+        assert (old_portal, old_client) in sync_module._FORK_ORPHANS
+        assert ids(c.get_page(limit=3).data) == emulator.ids()[:3]
+        assert portal_of(c) is not old_portal
+    finally:
+        sync_module._FORK_ORPHANS.remove((old_portal, old_client))
+        old_portal.call(old_client.aclose())
+        old_portal.stop()
+        c.close()
+
+
+def test_a_loop_from_another_process_is_never_used(client: Client) -> None:
+    pager = client.list_files(limit=10)
+    portal = portal_of(client)
+    real_pid = portal._pid
+    portal._pid = real_pid + 1  # as a forked child sees its parent's portal
+    try:
+        with pytest.raises(RuntimeError, match="parent process"):
+            client.get_page()
+        pager.close()  # skipped quietly: the pager belongs to the other process
+        portal.stop()  # likewise
+        assert portal.thread.is_alive()
+    finally:
+        portal._pid = real_pid
+    assert len(client.get_page(limit=1).data) == 1
+
+
+def test_detach_after_the_loop_closed_drops_the_coroutine(served: Served) -> None:
+    emulator, url = served
+    c = Client(emulator.token, base_url=url)
+    c.get_page(limit=1)
+    portal = portal_of(c)
+    c.close()
+    assert portal.loop.is_closed()
+    portal.detach(_nothing())  # no task, no "never awaited" warning
+
+
+def test_closing_releases_callers_still_waiting(served: Served) -> None:
+    emulator, url = served
+    c = Client(emulator.token, base_url=url)
+    c.get_page(limit=1)
+    portal = portal_of(c)
+    outcome: list[BaseException] = []
+    started = threading.Event()
+
+    async def long_call() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    def waiter() -> None:
+        try:
+            portal.call(long_call())
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    assert started.wait(5)
+    c.close()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert isinstance(outcome[0], RuntimeError)
+    assert "closed" in str(outcome[0])
