@@ -124,12 +124,6 @@ class Transport:
             self._session = self._new_session()
         return self._session
 
-    def forget_session(self) -> None:
-        """Drop owned sessions without closing them (a forked child must not touch sockets)."""
-        if self._owns_session:
-            self._session = None
-        self._bare_session = None
-
     async def aclose(self) -> None:
         """Close the sessions we own (idempotent); a borrowed one is left open."""
         self._closed = True

@@ -99,11 +99,18 @@ class AsyncPager:
         if following is not None:
             self._ahead = asyncio.ensure_future(self._fetch(following))
             self._ahead.add_done_callback(_retrieve)
-            # Let the read-ahead run up to its first wait (the request is then on the wire)
-            # before the caller gets this page: a caller that works through the items without
-            # awaiting would otherwise hold the loop, and the request would leave only after it.
-            await asyncio.sleep(0)
         return page, items
+
+    async def _send_ahead(self) -> None:
+        """Let the read-ahead run up to its first wait, which puts its request on the wire.
+
+        Called before a caller on this loop gets a page: one that works through the items
+        without awaiting would otherwise hold the loop, and the request would leave only when
+        the page is done. (``batches()`` skips it: a bridge hands the page to another thread and
+        leaves the loop free.)
+        """
+        if self._ahead is not None:
+            await asyncio.sleep(0)
 
     async def batches(self) -> AsyncIterator[list[File]]:
         """Yield each page's items in the order of travel (for bridges such as the sync facade).
@@ -124,6 +131,7 @@ class AsyncPager:
     async def _items(self) -> AsyncIterator[File]:
         try:
             while (batch := await self._next_batch()) is not None:
+                await self._send_ahead()
                 for item in batch[1]:
                     self._cursor = item.file_id
                     yield item
@@ -141,6 +149,7 @@ class AsyncPager:
         self._start()
         try:
             while (batch := await self._next_batch()) is not None:
+                await self._send_ahead()
                 page, items = batch
                 if items:
                     self._cursor = items[-1].file_id
@@ -151,6 +160,9 @@ class AsyncPager:
     async def collect(self, *, unbounded: bool = False) -> list[File]:
         """All items in a list. Requires ``max_items`` on the listing, or ``unbounded=True``.
 
+        If it fails part way, the partial list is lost to the caller, so ``cursor`` goes back
+        to where ``collect()`` started: resuming from it misses nothing.
+
         Raises:
             ValueError: neither ``max_items`` nor ``unbounded=True`` was given.
         """
@@ -158,7 +170,12 @@ class AsyncPager:
             raise ValueError(
                 "collect() needs max_items on the listing, or unbounded=True to load every file"
             )
-        return [item async for item in self]
+        start = self._cursor
+        try:
+            return [item async for item in self]
+        except BaseException:
+            self._cursor = start
+            raise
 
     def _cancel_ahead(self) -> asyncio.Task[Page[File]] | None:
         task, self._ahead = self._ahead, None

@@ -433,3 +433,16 @@ async def test_wrong_token_is_authentication_error(emulator: FilesEmulator, base
 
 async def test_instant_retry_policy_for_the_suite_is_respected(client: AsyncClient) -> None:
     assert client._transport.retry == RetryPolicy(backoff_base=0.0)
+
+
+async def test_failed_collect_leaves_a_cursor_that_loses_nothing(
+    client: AsyncClient, emulator: FilesEmulator
+) -> None:
+    emulator.add_fault(Fault.error(503), route="list", start=3)
+    pager = client.list_files(limit=10, max_items=100, max_retries=0)
+    with pytest.raises(InternalServerError):
+        await pager.collect()
+    assert pager.cursor is None
+    emulator.clear_faults()
+    rest = await client.list_files(limit=10, max_items=100, after=pager.cursor).collect()
+    assert [f.file_id for f in rest] == emulator.ids()[:100]
