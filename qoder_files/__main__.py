@@ -5,6 +5,6 @@ from __future__ import annotations
 __all__: list[str] = []
 
 if __name__ == "__main__":
-    from .cli import main
+    from qoder_files.cli import main
 
     main(prog_name="qoder-files")

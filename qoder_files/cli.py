@@ -99,18 +99,19 @@ class _Options:
         return ctx.with_resource(Client(token, base_url=base_url))
 
 
-def _one_line(error: QoderError, token: str | None) -> str:
+def _one_line(error: Exception, token: str | None) -> str:
     line = " ".join(f"{type(error).__name__}: {error}".split())
-    return line.replace(token, "[token]") if token else line
+    # The SDK never puts the token in a message; this only guards against a future slip.
+    return line.replace(token, "[token]") if token and len(token) >= 8 else line
 
 
 class _Group(click.Group):
-    """Maps the SDK's errors to exit codes: ``QoderError`` 1, ``ValueError`` 2 (usage)."""
+    """Maps errors to exit codes: ``QoderError`` and ``OSError`` 1, ``ValueError`` 2 (usage)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except QoderError as error:
+        except (QoderError, OSError) as error:
             options = ctx.find_object(_Options)
             token = options.token if options is not None else None
             click.echo(f"qoder-files: error: {_one_line(error, token)}", err=True)
@@ -393,7 +394,7 @@ def download_command(options: _Options, file_id: str, output: str | None) -> Non
     """Download a file's content."""
     client = options.client()
     if output == "-":
-        click.get_binary_stream("stdout").write(client.download_file(file_id))
+        click.echo(client.download_file(file_id), nl=False)
         return
     info = client.get_file(file_id)
     target = Path(output) if output else Path(Path(info.filename).name or file_id)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+import qoder_files
 from qoder_files import Client, __version__
 from qoder_files import cli as cli_module
 from qoder_files.cli import main
@@ -352,9 +353,11 @@ def test_upload_without_options(served: Served, tmp_path: Path) -> None:
 
 def test_python_dash_m_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "argv", ["qoder-files", "--version"])
-    monkeypatch.delitem(sys.modules, "qoder_files.__main__", raising=False)
+    # run_path, not run_module: pytest's assertion-rewriting import hook claims the modules of
+    # an installed plugin's package, and it cannot hand runpy their code.
+    main_path = Path(qoder_files.__file__).parent / "__main__.py"
     with pytest.raises(SystemExit) as info:
-        runpy.run_module("qoder_files", run_name="__main__")
+        runpy.run_path(str(main_path), run_name="__main__")
     assert info.value.code == 0
 
 
@@ -386,3 +389,12 @@ def test_serve_stops_on_sigterm(capsys: pytest.CaptureFixture[str]) -> None:
     printed = asyncio.run(scenario())
     assert "4 files at http://127.0.0.1:" in printed
     assert "export QODER_PAT=pt-emulator" in printed
+
+
+def test_a_local_file_error_is_one_line_too(served: Served, tmp_path: Path) -> None:
+    emulator, _ = served
+    file_id = emulator.ids("tool_output")[0]
+    result = against(served, "download", file_id, "-o", str(tmp_path / "missing" / "x.md"))
+    assert result.exit_code == 1
+    assert len(result.stderr.splitlines()) == 1
+    assert "Error" in result.stderr
