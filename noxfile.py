@@ -52,3 +52,14 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
     session.install("-e", ".[cli]", *group("docs"))
     session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark suite (not part of the default run): ``nox -s bench -- --quick``.
+
+    Prints the figures and PASS/FAIL per bar and always exits 0 when it completes (shared
+    machines are noisy); JSON results go to ``benchmarks/results/``.
+    """
+    session.install("-e", ".[speedups]", *group("bench"))
+    session.run("python", "benchmarks/bench.py", *session.posargs)

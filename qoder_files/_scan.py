@@ -170,7 +170,6 @@ class AsyncScan:
         self._fills: set[asyncio.Task[None]] = set()
         self._started = False
         self._closed = False
-        self._stepping = False
         self._batches: AsyncGenerator[list[File], None] | None = None
         self._iterator: AsyncGenerator[File, None] | None = None
 
@@ -194,7 +193,9 @@ class AsyncScan:
 
     def __aiter__(self) -> AsyncIterator[File]:
         if self._iterator is None:
-            self._iterator = self._items(self.batches())
+            self._start()
+            self._batches = self._run()
+            self._iterator = self._items(self._batches)
         return self._iterator
 
     async def collect(self, *, unbounded: bool = False) -> list[File]:
@@ -209,13 +210,14 @@ class AsyncScan:
             )
         return [item async for item in self]
 
-    async def _items(self, batches: AsyncIterator[list[File]]) -> AsyncGenerator[File, None]:
+    @staticmethod
+    async def _items(batches: AsyncGenerator[list[File], None]) -> AsyncGenerator[File, None]:
         try:
             async for batch in batches:
                 for item in batch:
                     yield item
         finally:
-            await batches.aclose()  # type: ignore[attr-defined]
+            await batches.aclose()
 
     async def _run(self) -> AsyncGenerator[list[File], None]:
         streams = self._streams
@@ -246,11 +248,9 @@ class AsyncScan:
             task.add_done_callback(_retrieve)
             tasks.append(task)
         self._fills.update(tasks)
-        self._stepping = True
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:
-            self._stepping = False
             self._fills.difference_update(task for task in tasks if task.done())
         closed = False
         for task in done:
@@ -280,11 +280,11 @@ class AsyncScan:
     async def aclose(self) -> None:
         """Stop the scan and cancel every request in flight; idempotent. Iteration then ends."""
         self._closed = True
-        if not self._stepping:
-            # Between batches (after a ``break``): finish the generators here.
-            for generator in (self._iterator, self._batches):
-                if generator is not None:
-                    await generator.aclose()
+        for generator in (self._iterator, self._batches):
+            # Suspended between batches (after a ``break``): finish it here. One that is
+            # running (another task is inside it) ends by itself once its fills are cancelled.
+            if generator is not None and not getattr(generator, "ag_running", False):
+                await generator.aclose()
         await self._shutdown()
 
     async def __aenter__(self) -> AsyncScan:

@@ -1,0 +1,392 @@
+"""The benchmark suite: the bars of the design, measured side by side in one run.
+
+Three scenarios, each against ``pageserver.py`` running in a separate process with every page
+pre-rendered (so the server costs the same for every contender and is never the bottleneck):
+
+- throughput: every file of a loopback listing (100,000 by default, ``limit=100``), listed by
+  a hand-written aiohttp + json loop yielding plain dicts (the baseline), the same loop with
+  orjson, ``AsyncClient.list_files``, the sync facade ``Client.list_files``,
+  ``AsyncClient.scan_files``, and an httpx + pydantic pager of the kind the big vendor SDKs
+  ship. Wall and CPU time of this process (the client side only), median of several
+  repetitions run round-robin so that a noisy neighbour hits every contender alike;
+- latency-bound: 10,000 files, the server answering each page after 20 ms: one cursor against
+  ``scan_files`` (five cursors);
+- memory: peak RSS of a fresh process listing 1,000,000 files against one listing 10,000.
+
+It prints a table and PASS/FAIL per bar, writes the figures as JSON to ``benchmarks/results/``,
+and exits 0 either way: shared machines are noisy, so the numbers are for people to read.
+
+    python benchmarks/bench.py            # the full run (a few minutes)
+    python benchmarks/bench.py --quick    # smaller sizes, fewer repetitions
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
+
+import contenders  # noqa: E402
+import pageserver  # noqa: E402
+
+TOKEN = "pt-emulator"
+MB = 1_000_000
+
+
+def child_env() -> dict[str, str]:
+    """The environment for the server and probe processes: this checkout first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+@contextlib.contextmanager
+def page_server(files: int, *, latency: float = 0.0, purposes: bool = True) -> Iterator[str]:
+    """Run ``pageserver.py`` in its own process; yield its base URL once it is serving."""
+    command = [sys.executable, str(HERE / "pageserver.py"), "--files", str(files)]
+    command += ["--latency", str(latency), "--token", TOKEN]
+    if not purposes:
+        command.append("--no-purposes")
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=child_env()
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("READY "):
+            raise RuntimeError(f"the page server did not start (exit code {process.poll()})")
+        yield line.split()[1]
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()  # the server stops when its stdin closes
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Contender:
+    key: str
+    label: str
+    run: Callable[[str, str], contenders.Tally]
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    @property
+    def wall_median(self) -> float:
+        return statistics.median(self.wall)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "wall_s": self.wall,
+            "cpu_s": self.cpu,
+            "wall_median_s": self.wall_median,
+            "cpu_median_s": self.cpu_median,
+        }
+
+
+def measure(contender: Contender, base_url: str, expected: tuple[Any, ...] | None) -> Any:
+    """Run one contender once, record wall and CPU time, and check what it listed."""
+    gc.collect()
+    cpu = time.process_time()
+    wall = time.perf_counter()
+    tally = contender.run(base_url, TOKEN)
+    contender.wall.append(time.perf_counter() - wall)
+    contender.cpu.append(time.process_time() - cpu)
+    if expected is not None and tally.key() != expected:
+        raise AssertionError(f"{contender.label} listed {tally.key()}, expected {expected}")
+    return tally.key()
+
+
+def race(group: list[Contender], base_url: str, repeat: int, files: int) -> None:
+    """One untimed warm-up each, then ``repeat`` timed rounds in a rotating order."""
+    expected: tuple[Any, ...] | None = None
+    for contender in group:
+        key = measure(contender, base_url, expected)
+        expected = expected or key
+        contender.wall.clear()
+        contender.cpu.clear()
+    assert expected is not None
+    assert expected[0] == files, expected
+    for round_number in range(repeat):
+        shift = round_number % len(group)
+        for contender in group[shift:] + group[:shift]:
+            measure(contender, base_url, expected)
+        print(f"  round {round_number + 1}/{repeat} done", file=sys.stderr)
+
+
+def throughput_contenders() -> list[Contender]:
+    group = [
+        Contender("loop_json", "aiohttp + json loop, dicts (baseline)", contenders.hand_loop_json),
+        Contender("loop_orjson", "aiohttp + orjson loop, dicts", contenders.hand_loop_orjson),
+        Contender("list_files", "AsyncClient.list_files", contenders.async_list_files),
+        Contender("sync_list_files", "Client.list_files (sync)", contenders.sync_list_files),
+        Contender("scan_files", "AsyncClient.scan_files", contenders.async_scan_files),
+        Contender("httpx_pydantic", "httpx + pydantic pager (peer)", contenders.httpx_pydantic),
+    ]
+    if contenders.sync_client_class() is None:
+        print("note: qoder_files.Client is not available; the sync row is skipped")
+        group = [c for c in group if c.key != "sync_list_files"]
+    return group
+
+
+def run_throughput(files: int, repeat: int) -> dict[str, Contender]:
+    group = throughput_contenders()
+    print(f"throughput: {files:,} files, limit 100, {repeat} rounds", file=sys.stderr)
+    with page_server(files) as base_url:
+        race(group, base_url, repeat, files)
+    return {c.key: c for c in group}
+
+
+def run_latency(files: int, latency: float, repeat: int) -> dict[str, Contender]:
+    group = [
+        Contender("list_files", "one cursor: AsyncClient.list_files", contenders.async_list_files),
+        Contender("scan_files", "AsyncClient.scan_files (5 cursors)", contenders.async_scan_files),
+    ]
+    print(f"latency: {files:,} files, {latency * 1000:g} ms per page", file=sys.stderr)
+    with page_server(files, latency=latency) as base_url:
+        race(group, base_url, repeat, files)
+    return {c.key: c for c in group}
+
+
+def probe(base_url: str, count: int, mode: str) -> int:
+    """Peak RSS in bytes of a fresh process that lists ``count`` files."""
+    command = [sys.executable, str(HERE / "rss_probe.py"), base_url, TOKEN, str(count)]
+    output = subprocess.run(
+        [*command, "--mode", mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=child_env(),
+        timeout=1800,
+    ).stdout
+    result = json.loads(output)
+    if result["count"] != count:
+        raise AssertionError(f"the {mode} probe listed {result['count']} of {count} files")
+    return int(result["peak_rss_kib"]) * 1024
+
+
+def run_memory(small: int, large: int, repeat: int) -> dict[str, dict[str, Any]]:
+    modes = ["list", "scan"]
+    if contenders.sync_client_class() is not None:
+        modes.append("sync")
+    print(f"memory: {small:,} vs {large:,} files, modes {modes}", file=sys.stderr)
+    found: dict[str, dict[str, Any]] = {}
+    with page_server(large) as base_url:
+        for mode in modes:
+            peaks: dict[int, list[int]] = {small: [], large: []}
+            for _ in range(repeat):
+                for count in (small, large):
+                    peaks[count].append(probe(base_url, count, mode))
+            small_peak = statistics.median(peaks[small])
+            large_peak = statistics.median(peaks[large])
+            found[mode] = {
+                "small_files": small,
+                "large_files": large,
+                "small_peak_bytes": peaks[small],
+                "large_peak_bytes": peaks[large],
+                "growth_bytes": large_peak - small_peak,
+                "small_median_bytes": small_peak,
+                "large_median_bytes": large_peak,
+            }
+    return found
+
+
+@dataclass
+class Bar:
+    name: str
+    limit: str
+    value: float | None
+    passed: bool | None
+    shown: str
+
+    def line(self) -> str:
+        verdict = {True: "PASS", False: "FAIL", None: "SKIP"}[self.passed]
+        return f"  {verdict}  {self.name:<52} {self.shown:>10}   (bar: {self.limit})"
+
+
+def ratio_bar(name: str, limit: float, value: float | None, *, at_least: bool = False) -> Bar:
+    if value is None:
+        return Bar(name, f"{'>=' if at_least else '<='} {limit}x", None, None, "n/a")
+    passed = value >= limit if at_least else value <= limit
+    return Bar(name, f"{'>=' if at_least else '<='} {limit}x", value, passed, f"{value:.2f}x")
+
+
+def environment() -> dict[str, Any]:
+    versions: dict[str, str | None] = {}
+    for name in ("qoder-files", "aiohttp", "attrs", "cattrs", "orjson", "httpx", "pydantic"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "versions": versions,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, few repetitions")
+    parser.add_argument("--files", type=int, help="files in the throughput run (100,000)")
+    parser.add_argument("--repeat", type=int, help="timed rounds per scenario (7)")
+    parser.add_argument("--latency", type=float, default=0.02, help="seconds per page (0.02)")
+    parser.add_argument("--latency-files", type=int, default=10_000)
+    parser.add_argument("--memory-files", type=int, help="the large listing (1,000,000)")
+    parser.add_argument("--memory-base", type=int, default=10_000, help="the small listing")
+    parser.add_argument("--memory-repeat", type=int, help="probes per size and mode (3)")
+    parser.add_argument("--skip", action="append", default=[], choices=("latency", "memory"))
+    parser.add_argument("--output", type=Path, default=HERE / "results")
+    args = parser.parse_args()
+    files = args.files or (20_000 if args.quick else 100_000)
+    repeat = args.repeat or (3 if args.quick else 7)
+    memory_files = args.memory_files or (200_000 if args.quick else 1_000_000)
+    memory_repeat = args.memory_repeat or (1 if args.quick else 3)
+
+    print("checking the page server against the emulator...", file=sys.stderr)
+    pageserver.check_against_emulator()
+
+    throughput = run_throughput(files, repeat)
+    latency = None
+    if "latency" not in args.skip:
+        latency = run_latency(args.latency_files, args.latency, max(3, repeat - 2))
+    memory = None
+    if "memory" not in args.skip:
+        memory = run_memory(args.memory_base, memory_files, memory_repeat)
+
+    baseline = throughput["loop_json"]
+    print()
+    print(f"Throughput: {files:,} files on loopback, limit 100, median of {repeat} rounds")
+    print(f"  {'contender':<40} {'wall s':>8} {'cpu s':>8} {'wall/loop':>10} {'cpu/loop':>9}")
+    for contender in throughput.values():
+        print(
+            f"  {contender.label:<40} {contender.wall_median:8.3f} {contender.cpu_median:8.3f}"
+            f" {contender.wall_median / baseline.wall_median:9.2f}x"
+            f" {contender.cpu_median / baseline.cpu_median:8.2f}x"
+        )
+    if latency is not None:
+        single, scan = latency["list_files"], latency["scan_files"]
+        print()
+        print(
+            f"Latency-bound: {args.latency_files:,} files, {args.latency * 1000:g} ms per page, "
+            f"limit 100, median of {len(single.wall)} rounds"
+        )
+        for contender in (single, scan):
+            print(
+                f"  {contender.label:<40} {contender.wall_median:8.3f} s"
+                f"   {contender.wall_median / single.wall_median:.2f}x"
+            )
+    if memory is not None:
+        print()
+        print("Memory: peak RSS of a fresh process, median per size")
+        for mode, found in memory.items():
+            small_mb = found["small_median_bytes"] / MB
+            large_mb = found["large_median_bytes"] / MB
+            print(
+                f"  {mode:<5} {found['small_files']:>9,} files {small_mb:7.1f} MB"
+                f"   {found['large_files']:>9,} files {large_mb:7.1f} MB"
+                f"   growth {found['growth_bytes'] / MB:6.2f} MB"
+            )
+
+    def wall(group: dict[str, Contender], key: str) -> float | None:
+        return group[key].wall_median if key in group else None
+
+    list_wall = wall(throughput, "list_files")
+    sync_wall = wall(throughput, "sync_list_files")
+    peer_wall = wall(throughput, "httpx_pydantic")
+    assert list_wall is not None
+    assert peer_wall is not None
+    bars = [
+        ratio_bar("list_files wall / hand-written loop", 1.5, list_wall / baseline.wall_median),
+        ratio_bar(
+            "sync facade wall / async client",
+            1.25,
+            None if sync_wall is None else sync_wall / list_wall,
+        ),
+        ratio_bar(
+            "scan_files wall / one cursor (latency-bound)",
+            0.35,
+            None
+            if latency is None
+            else latency["scan_files"].wall_median / latency["list_files"].wall_median,
+        ),
+        ratio_bar("httpx + pydantic wall / list_files", 3.0, peer_wall / list_wall, at_least=True),
+    ]
+    if memory is not None:
+        growth = memory["list"]["growth_bytes"]
+        bars.append(
+            Bar(
+                f"memory growth, list_files {memory_files:,} vs {args.memory_base:,}",
+                "< 15 MB",
+                growth,
+                growth < 15 * MB,
+                f"{growth / MB:.2f} MB",
+            )
+        )
+    else:
+        bars.append(Bar("memory growth", "< 15 MB", None, None, "n/a"))
+    print()
+    print("Bars")
+    for bar in bars:
+        print(bar.line())
+
+    args.output.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report = {
+        "environment": environment(),
+        "settings": {
+            "files": files,
+            "repeat": repeat,
+            "latency_s": args.latency,
+            "latency_files": args.latency_files,
+            "memory_base": args.memory_base,
+            "memory_files": memory_files,
+            "memory_repeat": memory_repeat,
+        },
+        "throughput": {key: c.as_json() for key, c in throughput.items()},
+        "latency": None if latency is None else {k: c.as_json() for k, c in latency.items()},
+        "memory": memory,
+        "bars": [
+            {"name": b.name, "bar": b.limit, "value": b.value, "passed": b.passed} for b in bars
+        ],
+    }
+    path = args.output / f"bench-{stamp}.json"
+    text = json.dumps(report, indent=2)
+    path.write_text(text + "\n")
+    (args.output / "latest.json").write_text(text + "\n")
+    print(f"\nresults written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
