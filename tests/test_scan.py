@@ -391,3 +391,24 @@ async def test_g3_shape_scans_too() -> None:
         single = await client.list_files(limit=100).collect(unbounded=True)
         scanned = await collect_all(client.scan_files(limit=30))
     assert scanned == single
+
+
+async def test_aclose_inside_the_loop_ends_it(client: AsyncClient) -> None:
+    scan = client.scan_files(limit=10)
+    seen = 0
+    async for _ in scan:
+        seen += 1
+        await scan.aclose()
+    assert seen == 1
+    assert client_tasks() == set()
+
+
+async def test_an_error_in_the_loop_body_closes_the_scan(client: AsyncClient) -> None:
+    async def buggy() -> None:
+        async with client.scan_files(limit=10) as scan:
+            async for _ in scan:
+                raise KeyError("the caller's own bug")
+
+    with pytest.raises(KeyError):
+        await buggy()
+    assert client_tasks() == set()
