@@ -58,7 +58,8 @@ class AsyncPager:
         self._fetch = fetch
         self._walk = walk
         self._cursor = walk.start
-        self._ahead: asyncio.Task[Page[File]] | None = None
+        self._ahead: asyncio.Task[Page[File]] | None = None  # the next page, read ahead
+        self._waiting: asyncio.Task[Page[File]] | None = None  # the page being awaited now
         self._started = False
         self._closed = False
         self._iterator: AsyncIterator[Any] | None = None
@@ -71,6 +72,11 @@ class AsyncPager:
     def cursor(self) -> str | None:
         """Id of the last item handed out, or the starting cursor before any."""
         return self._cursor
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``aclose()`` was called (by the caller or by the client's ``aclose()``)."""
+        return self._closed
 
     @property
     def direction(self) -> Direction:
@@ -87,19 +93,32 @@ class AsyncPager:
         if self._closed:
             return None
         task, self._ahead = self._ahead, None
-        if task is not None:
-            page = await task
-        else:
+        if task is None:
             request = self._walk.next_request()
             if request is None:
                 return None
-            page = await self._fetch(request)
+            task = self._spawn(request)
+        # A task, not a bare await, so that aclose() (or the client's) can cancel it.
+        self._waiting = task
+        try:
+            page = await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self.closed and task.cancelled() and not (current and current.cancelling()):
+                return None  # closed under the caller: the walk simply ends
+            raise
+        finally:
+            self._waiting = None
         items = self._walk.accept(page)
         following = self._walk.next_request()
         if following is not None:
-            self._ahead = asyncio.ensure_future(self._fetch(following))
-            self._ahead.add_done_callback(_retrieve)
+            self._ahead = self._spawn(following)
         return page, items
+
+    def _spawn(self, request: Request) -> asyncio.Task[Page[File]]:
+        task = asyncio.ensure_future(self._fetch(request))
+        task.add_done_callback(_retrieve)
+        return task
 
     async def _send_ahead(self) -> None:
         """Let the read-ahead run up to its first wait, which puts its request on the wire.
@@ -190,12 +209,15 @@ class AsyncPager:
     async def aclose(self) -> None:
         """Stop the walk and cancel the read-ahead; idempotent. Iteration then ends."""
         self._closed = True
-        task = self._cancel_ahead()
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            waiting.cancel()  # its awaiting caller then sees the end of the walk
+        pending = {t for t in (self._cancel_ahead(), waiting) if t is not None}
         iterator, self._iterator = self._iterator, None
-        if iterator is not None:
+        if iterator is not None and not iterator.ag_running:  # type: ignore[attr-defined]
             await iterator.aclose()  # type: ignore[attr-defined]
-        if task is not None:
-            await asyncio.wait({task})
+        if pending:
+            await asyncio.wait(pending)
 
     async def __aenter__(self) -> AsyncPager:
         return self

@@ -446,3 +446,33 @@ async def test_failed_collect_leaves_a_cursor_that_loses_nothing(
     emulator.clear_faults()
     rest = await client.list_files(limit=10, max_items=100, after=pager.cursor).collect()
     assert [f.file_id for f in rest] == emulator.ids()[:100]
+
+
+async def test_client_close_ends_a_walk_waiting_on_its_first_page(
+    emulator: FilesEmulator, base_url: str
+) -> None:
+    emulator.add_fault(Fault.latency(5), route="list")
+    c = AsyncClient(emulator.token, base_url=base_url)
+    pager = c.list_files(limit=5)
+    got: list[str] = []
+
+    async def consume() -> None:
+        async for f in pager:
+            got.append(f.file_id)
+
+    consumer = asyncio.create_task(consume())
+    await asyncio.sleep(0.1)
+    await c.aclose()
+    await asyncio.wait_for(consumer, 2)
+    assert got == []
+    assert "closed" in repr(pager)
+
+
+async def test_cancelling_the_caller_still_cancels(emulator: FilesEmulator, base_url: str) -> None:
+    emulator.add_fault(Fault.latency(5), route="list")
+    async with AsyncClient(emulator.token, base_url=base_url) as c:
+        consumer = asyncio.create_task(c.list_files(limit=5, max_items=5).collect())
+        await asyncio.sleep(0.1)
+        consumer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
