@@ -30,7 +30,7 @@ from typing import IO, Any, Protocol, TypeAlias
 
 import attrs
 
-from . import _transport, _wire
+from . import _transport, _wire, _wire_files
 from ._transport import Transport
 from ._wire import Request, Response
 from .errors import APIConnectionError
@@ -318,29 +318,17 @@ async def download(
     file object (written from its current position). The destination is checked, and a
     temporary file created, before any request.
     """
-    if dest is None:
-        buffer = io.BytesIO()
-        sink = _Sink(buffer)
+    buffer = io.BytesIO()  # where the content goes when there is no dest
+    with contextlib.nullcontext(buffer) if dest is None else _open_dest(dest) as out:
         await _stream(
             transport,
             fetch_link,
-            sink,
+            _Sink(out),
             chunk_size=chunk_size,
             timeout=timeout,
             max_retries=max_retries,
         )
-        return buffer.getvalue()
-    with _open_dest(dest) as out:
-        sink = _Sink(out)
-        await _stream(
-            transport,
-            fetch_link,
-            sink,
-            chunk_size=chunk_size,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
-    return None
+    return buffer.getvalue() if dest is None else None
 
 
 async def _stream(
@@ -362,9 +350,9 @@ async def _stream(
     retries = transport.max_retries if max_retries is None else max_retries
     link = await fetch_link()
     refreshed = False
-    if _wire.link_expired(link, datetime.now(UTC)):
+    if _wire_files.link_expired(link, datetime.now(UTC)):
         link, refreshed = await fetch_link(), True
-    request = _wire.presigned_request(link.url)
+    request = _wire_files.presigned_request(link.url)
     request_id = str(uuid.uuid4())
     retry = redirects = 0
     while True:
@@ -380,13 +368,13 @@ async def _stream(
         else:
             if failure is None:
                 return
-            follow = _wire.presigned_redirect(failure, request)
+            follow = _wire_files.presigned_redirect(failure, request)
             if follow is not None and redirects < MAX_REDIRECTS:
                 request, redirects = follow, redirects + 1
                 continue
-            if not refreshed and _wire.is_expired_link_response(failure):
+            if not refreshed and _wire_files.is_expired_link_response(failure):
                 link, refreshed = await fetch_link(), True
-                request = _wire.presigned_request(link.url)
+                request = _wire_files.presigned_request(link.url)
                 continue
             hinted = _wire.parse_retry_after(failure.headers)
             if (
@@ -394,7 +382,7 @@ async def _stream(
                 or retry >= retries
                 or (hinted is not None and hinted > transport.retry.max_wait)
             ):
-                raise _wire.storage_error(failure)
+                raise _wire_files.storage_error(failure)
             reason = f"status {failure.status}"
         retry += 1
         wait = transport.backoff(retry) if hinted is None else hinted

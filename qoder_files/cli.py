@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, NoReturn, cast
+from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 try:
     import click
@@ -45,6 +45,9 @@ from ._version import __version__
 from .errors import QoderError
 from .models import File, Purpose
 from .sync import Client, SyncPager
+
+if TYPE_CHECKING:
+    from .testing import FilesEmulator
 
 __all__ = ["main"]
 
@@ -86,10 +89,7 @@ class _Options:
         ctx = click.get_current_context().find_root()
         token, base_url = self.token, self.base_url
         if self.emulator:
-            from .testing import FilesEmulator  # noqa: PLC0415 - only when asked for
-
-            emulator = FilesEmulator()
-            emulator.seed(DEMO_FILES)
+            emulator = _seeded_emulator(DEMO_FILES)
             base_url = ctx.with_resource(emulator.serve_in_thread())
             token = emulator.token
         if not (token or "").strip():
@@ -97,6 +97,14 @@ class _Options:
                 "no token: pass --token or set QODER_PAT (or try --emulator for a demo)", ctx
             )
         return ctx.with_resource(Client(token, base_url=base_url))
+
+
+def _seeded_emulator(files: int) -> FilesEmulator:
+    from .testing import FilesEmulator  # noqa: PLC0415 - only when asked for
+
+    emulator = FilesEmulator()
+    emulator.seed(files)
+    return emulator
 
 
 def _one_line(error: Exception, token: str | None) -> str:
@@ -317,7 +325,7 @@ def _parse_metadata(ctx: click.Context, param: click.Parameter, value: str | Non
     try:
         metadata = json.loads(value)
     except ValueError:
-        raise click.BadParameter('must be a JSON object, e.g. \'{"project": "demo"}\'') from None
+        metadata = None
     if not isinstance(metadata, dict):
         raise click.BadParameter('must be a JSON object, e.g. \'{"project": "demo"}\'')
     return metadata
@@ -426,10 +434,7 @@ def remove_command(options: _Options, file_id: str) -> None:
 )
 def emulator_command(port: int, files: int) -> None:
     """Serve a seeded Files API emulator on loopback until Ctrl-C."""
-    from .testing import FilesEmulator  # noqa: PLC0415 - only when asked for
-
-    emulator = FilesEmulator()
-    emulator.seed(files)
+    emulator = _seeded_emulator(files)
     try:
         asyncio.run(_serve(emulator, port, files))
     except KeyboardInterrupt:
@@ -439,7 +444,7 @@ def emulator_command(port: int, files: int) -> None:
     click.echo("emulator stopped", err=True)
 
 
-async def _serve(emulator: Any, port: int, files: int) -> None:
+async def _serve(emulator: FilesEmulator, port: int, files: int) -> None:
     stop = asyncio.Event()
     with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

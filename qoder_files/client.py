@@ -1,8 +1,9 @@
 """``AsyncClient``: every verb of the Files API, written once, asyncio-first.
 
 Each method checks its arguments (``ValueError`` naming the argument, before any request),
-builds a ``Request`` with ``_wire``, and hands it to the ``Transport`` with the matching
-``decipher_*`` function. Paging rules live in ``_cursor``; the sync ``Client`` forwards here.
+builds a ``Request`` with ``_wire`` (``_wire_files`` for the one-file calls), and hands it to
+the ``Transport`` with the matching ``decipher_*`` function. Paging rules live in ``_cursor``;
+the sync ``Client`` forwards here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, overload
 
 import aiohttp
 
-from . import _content, _scan, _wire
+from . import _content, _scan, _wire, _wire_files
 from ._content import DownloadTarget, UploadSource
 from ._cursor import CursorWalk
 from ._retry import RetryPolicy
@@ -181,15 +182,7 @@ class AsyncClient:
             ValueError: an argument is invalid (checked before any request).
         """
         walk = self._walk(purpose, limit, after, before, max_items)
-        self._check_overrides(timeout, max_retries)
-        transport = self._transport
-
-        async def fetch(request: Request) -> Page[File]:
-            return await transport.send(
-                request, _wire.decipher_page, timeout=timeout, max_retries=max_retries
-            )
-
-        pager = AsyncPager(fetch, walk)
+        pager = AsyncPager(self._page_fetcher(timeout, max_retries), walk)
         self._pagers.add(pager)
         return pager
 
@@ -217,12 +210,10 @@ class AsyncClient:
             ValueError: an argument is invalid (checked before the request).
         """
         walk = self._walk(purpose, limit, after, before, None)
-        self._check_overrides(timeout, max_retries)
+        fetch = self._page_fetcher(timeout, max_retries)
         request = walk.next_request()
         assert request is not None  # a fresh walk always has a first request
-        return await self._transport.send(
-            request, _wire.decipher_page, timeout=timeout, max_retries=max_retries
-        )
+        return await fetch(request)
 
     def scan_files(
         self,
@@ -276,13 +267,12 @@ class AsyncClient:
     def _page_fetcher(
         self, timeout: float | None, max_retries: int | None
     ) -> Callable[[Request], Awaitable[Page[File]]]:
-        self._check_overrides(timeout, max_retries)
+        """How every listing call fetches a page, with its overrides (checked here, once)."""
+        options = self._options(timeout, max_retries)
         transport = self._transport
 
         async def fetch(request: Request) -> Page[File]:
-            return await transport.send(
-                request, _wire.decipher_page, timeout=timeout, max_retries=max_retries
-            )
+            return await transport.send(request, _wire.decipher_page, **options)
 
         return fetch
 
@@ -308,7 +298,7 @@ class AsyncClient:
             APIError: the server answered with another error status.
             APIConnectionError: no complete answer, after every retry.
         """
-        request = _wire.file_request(_wire.check_file_id(file_id))
+        request = _wire_files.file_request(_wire_files.check_file_id(file_id))
         return await self._transport.send(
             request, _wire.decipher_file, **self._options(timeout, max_retries)
         )
@@ -363,14 +353,14 @@ class AsyncClient:
             file = await client.upload_file("notes.md", metadata={"project": "demo"})
         """
         checked_purpose = _wire.check_purpose(purpose)
-        checked_filename = _wire.check_filename(filename)
-        metadata_json = _wire.check_metadata(metadata)
-        key = _wire.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
+        checked_filename = _wire_files.check_filename(filename)
+        metadata_json = _wire_files.check_metadata(metadata)
+        key = _wire_files.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
         options = self._options(timeout, max_retries)
         with _content.open_upload(file, checked_filename) as upload:
             if not upload.resendable:
                 options["max_retries"] = 0
-            request = _wire.upload_request(
+            request = _wire_files.upload_request(
                 upload.body,
                 filename=upload.filename,
                 content_type=_content.guess_mime_type(upload.filename),
@@ -406,7 +396,7 @@ class AsyncClient:
             APIError: the server answered with another error status.
             APIConnectionError: no complete answer, after every retry.
         """
-        request = _wire.content_request(_wire.check_file_id(file_id))
+        request = _wire_files.content_request(_wire_files.check_file_id(file_id))
         return await self._transport.send(
             request, _wire.decipher_download_link, **self._options(timeout, max_retries)
         )
@@ -482,8 +472,8 @@ class AsyncClient:
             await client.download_file("file_019e…", "report.md")
             data = await client.download_file("file_019e…")
         """
-        checked_id = _wire.check_file_id(file_id)
-        checked_chunk_size = _wire.check_chunk_size(chunk_size)
+        checked_id = _wire_files.check_file_id(file_id)
+        checked_chunk_size = _wire_files.check_chunk_size(chunk_size)
         options = self._options(timeout, max_retries)
 
         async def fetch_link() -> DownloadLink:
@@ -522,9 +512,9 @@ class AsyncClient:
             APIError: the server answered with another error status.
             APIConnectionError: no complete answer, after every retry.
         """
-        checked_id = _wire.check_file_id(file_id)
-        key = _wire.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
-        request = _wire.delete_request(checked_id, idempotency_key=key)
+        checked_id = _wire_files.check_file_id(file_id)
+        key = _wire_files.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
+        request = _wire_files.delete_request(checked_id, idempotency_key=key)
         await self._transport.send(
             request, _wire.decipher_delete, **self._options(timeout, max_retries)
         )
@@ -550,11 +540,9 @@ class AsyncClient:
         )
 
     @staticmethod
-    def _check_overrides(timeout: object, max_retries: object) -> None:
+    def _options(timeout: float | None, max_retries: int | None) -> dict[str, Any]:
+        """The per-call overrides, checked, as keyword arguments for ``Transport.send``."""
         _check_positive_number(timeout, "timeout", allow_none=True)
         if max_retries is not None:
             _check_retries(max_retries)
-
-    def _options(self, timeout: float | None, max_retries: int | None) -> dict[str, Any]:
-        self._check_overrides(timeout, max_retries)
         return {"timeout": timeout, "max_retries": max_retries}

@@ -11,8 +11,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from qoder_files.testing import Fault, FilesEmulator, StoredFile
-from qoder_files.testing import _emulator as emulator_module
+from qoder_files.testing import Fault, FilesEmulator, StoredFile, _file_routes, _store
 
 AUTH = {"Authorization": "Bearer pt-emulator"}
 CONFLICT = "Idempotency key reused with a different request body."
@@ -25,15 +24,10 @@ def shape(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def emulator(shape: str) -> FilesEmulator:
+    """30 files in each API generation; conftest's ``base_url`` serves it."""
     em = FilesEmulator(shape=shape)
     em.seed(30)
     return em
-
-
-@pytest.fixture
-async def base_url(emulator: FilesEmulator) -> AsyncIterator[str]:
-    async with emulator.serve() as url:
-        yield url
 
 
 @pytest.fixture
@@ -207,7 +201,7 @@ async def test_upload_refuses_nested_multipart(http: aiohttp.ClientSession, base
 async def test_upload_size_limit(
     http: aiohttp.ClientSession, base_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(emulator_module, "_MAX_UPLOAD_BYTES", 10)
+    monkeypatch.setattr(_file_routes, "_MAX_UPLOAD_BYTES", 10)
     status, body, _ = await call(http, "POST", f"{base_url}/files", data=form(b"x" * 11))
     assert status == 400
     assert body["error"]["message"] == "File exceeds the 50 MB limit."
@@ -231,7 +225,7 @@ async def test_upload_ids_survive_a_lost_millisecond(
     em = FilesEmulator()
     em.seed(2)
     calls: list[datetime] = []
-    real = emulator_module.make_file_id
+    real = _store.make_file_id
 
     def rounding_down(created_at: datetime, rng: Any) -> str:
         calls.append(created_at)
@@ -239,7 +233,7 @@ async def test_upload_ids_survive_a_lost_millisecond(
             return em.ids()[0]
         return real(created_at, rng)
 
-    monkeypatch.setattr(emulator_module, "make_file_id", rounding_down)
+    monkeypatch.setattr(_store, "make_file_id", rounding_down)
     async with em.serve() as url:
         _, body, _ = await call(http, "POST", f"{url}/files", data=form())
     assert len(calls) == 2

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from qoder_files.testing import FilesEmulator, StoredFile
-from qoder_files.testing._emulator import make_file_id
+from qoder_files.testing._store import make_file_id
 
 AUTH = {"Authorization": "Bearer pt-emulator"}
 

@@ -65,6 +65,7 @@ def test_every_name_resolves(name: str) -> None:
         "qoder_files._scan",
         "qoder_files._transport",
         "qoder_files._wire",
+        "qoder_files._wire_files",
     ],
 )
 def test_every_module_declares_all_and_a_docstring(module: str) -> None:

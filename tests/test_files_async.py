@@ -50,21 +50,10 @@ def shape(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def emulator(shape: str) -> FilesEmulator:
+    """40 files in each API generation; conftest's ``base_url`` and ``client`` serve it."""
     em = FilesEmulator(shape=shape)
     em.seed(40)
     return em
-
-
-@pytest.fixture
-async def base_url(emulator: FilesEmulator) -> AsyncIterator[str]:
-    async with emulator.serve() as url:
-        yield url
-
-
-@pytest.fixture
-async def client(emulator: FilesEmulator, base_url: str) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(emulator.token, base_url=base_url, retry=INSTANT) as c:
-        yield c
 
 
 def listing(directory: Path) -> list[str]:

@@ -9,15 +9,13 @@ from typing import Any
 import pytest
 
 from qoder_files import DownloadLink, Purpose
-from qoder_files._wire import (
-    Response,
+from qoder_files._wire import Response, decipher_delete, decipher_download_link
+from qoder_files._wire_files import (
     check_chunk_size,
     check_filename,
     check_idempotency_key,
     check_metadata,
     content_request,
-    decipher_delete,
-    decipher_download_link,
     delete_request,
     file_request,
     is_expired_link_response,

@@ -13,6 +13,7 @@ PURE = [
     "qoder_files.errors",
     "qoder_files._convert",
     "qoder_files._wire",
+    "qoder_files._wire_files",
     "qoder_files._cursor",
     "qoder_files._retry",
 ]

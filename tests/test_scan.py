@@ -24,7 +24,7 @@ from qoder_files import (
     RetryPolicy,
 )
 from qoder_files.testing import Fault, FilesEmulator, StoredFile
-from qoder_files.testing._emulator import make_file_id
+from qoder_files.testing._store import make_file_id
 
 Handler = Any
 

@@ -24,7 +24,6 @@ from qoder_files._wire import (
     Response,
     check_base_url,
     check_cursor,
-    check_file_id,
     check_limit,
     check_max_items,
     check_purpose,
@@ -37,6 +36,7 @@ from qoder_files._wire import (
     list_request,
     mask_token,
 )
+from qoder_files._wire_files import check_file_id
 
 FILE = {
     "created_at": "2026-05-18T15:33:44Z",

@@ -5,7 +5,9 @@ generation, with scriptable faults. The pytest plugin (installed with the packag
 fixtures ``qoder_emulator``, ``qoder_client`` and ``qoder_sync_client``.
 """
 
-from ._emulator import API_PREFIX, FilesEmulator, RecordedRequest, StoredFile
+from ._emulator import FilesEmulator, RecordedRequest
 from ._faults import Fault, FaultSchedule
+from ._protocol import API_PREFIX
+from ._store import StoredFile
 
 __all__ = ["API_PREFIX", "Fault", "FaultSchedule", "FilesEmulator", "RecordedRequest", "StoredFile"]

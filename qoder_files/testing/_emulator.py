@@ -4,137 +4,46 @@ It keeps files in memory, ordered by their time-ordered ids, and answers the doc
 under ``/api/v1/cloud`` in either API generation (``shape="g1"``, the seed, or ``"g3"``):
 bearer-token auth, the error envelope, ``x-request-id`` echoed, and scriptable faults.
 
-Listing behaviour it picks where the published docs disagree: ``limit`` above 100 is capped
-at 100 (not rejected); ``after``/``before`` and their ``after_id``/``before_id`` aliases are
-accepted, plus ``page`` (equivalent to ``after``) in ``g3``; any two cursors are a 400.
-Cursor ids that no longer exist still work, because ids sort by creation time.
-
-One-file behaviour, per generation: upload answers 201 in ``g1`` and 200 in ``g3`` (both
-documented); the content route answers 302 with ``Location`` and a JSON body in ``g1`` and 200
-JSON in ``g3``; delete answers 204 in ``g1`` and 200 ``{"id", "type": "file_deleted"}`` in
-``g3``. The presigned download route stands in for object storage: it answers in XML, refuses
-expired or unknown links with 403 and any request carrying an Authorization header with 400.
+This module owns the application around the routes: the middleware that records requests,
+applies faults, checks the token and turns ``ApiError`` into the error envelope, the public
+verbs (store, faults, page rendering, lookup) and serving on loopback. It answers no route
+itself: the files live in ``_store``, the list route in ``_list_route`` and the one-file routes
+in ``_file_routes``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
-import hashlib
 import json
-import mimetypes
 import random
-import secrets
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import attrs
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from multidict import CIMultiDict
 
 from qoder_files.models import Purpose
 
 from ._faults import Fault, FaultSchedule
+from ._file_routes import FileRoutes
+from ._list_route import ListRoute
+from ._protocol import API_PREFIX, DOWNLOAD_PREFIX, ApiError
+from ._store import EPOCH, FileStore, StoredFile
 
-__all__ = ["API_PREFIX", "FilesEmulator", "RecordedRequest", "StoredFile"]
+__all__ = ["FilesEmulator", "RecordedRequest"]
 
-API_PREFIX = "/api/v1/cloud"
 DEFAULT_TOKEN = "pt-emulator"
-_PURPOSE_VALUES = tuple(p.value for p in Purpose)
-_DOWNLOADABLE = frozenset({Purpose.TOOL_OUTPUT.value, Purpose.SKILL_OUTPUT.value})
-_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-_NAMES = ("report", "notes", "summary", "trace", "plan", "output", "config", "diff", "log", "data")
-_TYPES = (
-    (".md", "text/markdown"),
-    (".txt", "text/plain"),
-    (".json", "application/json"),
-    (".csv", "text/csv"),
-    (".py", "text/x-python"),
-    (".yaml", "application/x-yaml"),
-    (".log", "text/plain"),
-    (".html", "text/html"),
-)
-_DOWNLOAD_PREFIX = f"{API_PREFIX}/files/_download/"
-_MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # per file (B6); nothing bigger is kept in memory
-_MAX_METADATA_BYTES = 8 * 1024
-_KNOWN_TYPES = dict(_TYPES) | {".yml": "application/x-yaml", ".toml": "application/x-toml"}
 _HTML_PAGE = (
     b"<html><head><title>502 Bad Gateway</title></head>"
     b"<body><center><h1>502 Bad Gateway</h1></center></body></html>"
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _timestamp(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def make_file_id(created_at: datetime, rng: random.Random) -> str:
-    """A time-ordered id: ``file_`` + 12 hex digits of milliseconds + 20 random hex digits."""
-    millis = int(created_at.timestamp() * 1000)
-    return f"file_{millis:012x}{rng.getrandbits(80):020x}"
-
-
-@attrs.define(kw_only=True, eq=False)
-class StoredFile:
-    """One file in the emulator's store, with its content."""
-
-    file_id: str
-    filename: str
-    mime_type: str
-    purpose: str
-    content: bytes
-    metadata: dict[str, Any] = attrs.field(factory=dict)
-    status: str = "ready"
-    created_at: datetime
-    updated_at: datetime
-    _rendered: dict[str, bytes] = attrs.field(factory=dict, repr=False)
-
-    @property
-    def size_bytes(self) -> int:
-        """Length of the content."""
-        return len(self.content)
-
-    def wire(self, shape: str) -> dict[str, Any]:
-        """The file as the API of generation ``shape`` shows it."""
-        if shape == "g3":
-            return {
-                "id": self.file_id,
-                "type": "file",
-                "filename": self.filename,
-                "mime_type": self.mime_type,
-                "size_bytes": self.size_bytes,
-                "downloadable": self.purpose in _DOWNLOADABLE,
-                "scope": None,
-                "metadata": self.metadata,
-                "created_at": _timestamp(self.created_at),
-            }
-        return {
-            "created_at": _timestamp(self.created_at),
-            "file_id": self.file_id,
-            "filename": self.filename,
-            "metadata": self.metadata,
-            "mime_type": self.mime_type,
-            "purpose": self.purpose,
-            "size_bytes": self.size_bytes,
-            "status": self.status,
-            "updated_at": _timestamp(self.updated_at),
-        }
-
-    def rendered(self, shape: str) -> bytes:
-        """The file's JSON, encoded once and cached (listing pages are joined from these)."""
-        cached = self._rendered.get(shape)
-        if cached is None:
-            cached = self._rendered[shape] = json.dumps(
-                self.wire(shape), separators=(",", ":")
-            ).encode()
-        return cached
 
 
 @attrs.frozen(kw_only=True)
@@ -145,17 +54,6 @@ class RecordedRequest:
     path: str
     query: dict[str, str]
     headers: CIMultiDict[str]
-
-
-class ApiError(Exception):
-    """Raised inside handlers to answer with the documented error envelope."""
-
-    def __init__(self, status: int, kind: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.kind = kind
-        self.message = message
-        self.param = param
 
 
 class FilesEmulator:
@@ -191,15 +89,12 @@ class FilesEmulator:
         self.token = token
         self.shape = shape
         self.download_ttl = download_ttl
-        self._links: dict[str, tuple[str, datetime]] = {}  # token -> (file id, expiry)
-        self._replays: dict[str, _Outcome] = {}  # idempotency key -> first success
-        self._rng = random.Random()
-        self.files: dict[str, StoredFile] = {}
-        self._ids: list[str] = []  # ascending, i.e. oldest first
-        self._by_purpose: dict[str, list[str]] = {p: [] for p in _PURPOSE_VALUES}
+        self._store = FileStore()
+        self.files: dict[str, StoredFile] = self._store.files  # the store's own dict, shared
+        self._listing = ListRoute(self, self._store)
+        self._file_routes = FileRoutes(self, self._store)
         self._faults: list[FaultSchedule] = []
         self._counts: dict[str, int] = {}
-        self._last_list: bytes | None = None
         self.requests: list[RecordedRequest] = []
         """Every request received, in order (for assertions on the wire exchange)."""
 
@@ -207,19 +102,11 @@ class FilesEmulator:
 
     def add(self, stored: StoredFile) -> StoredFile:
         """Put a file in the store (its id decides its place in listings)."""
-        self.files[stored.file_id] = stored
-        for index in (self._ids, self._by_purpose.setdefault(stored.purpose, [])):
-            if not index or index[-1] < stored.file_id:
-                index.append(stored.file_id)
-            else:
-                bisect.insort(index, stored.file_id)
-        return stored
+        return self._store.add(stored)
 
     def remove(self, file_id: str) -> None:
         """Delete a file from the store."""
-        stored = self.files.pop(file_id)
-        for index in (self._ids, self._by_purpose[stored.purpose]):
-            del index[bisect.bisect_left(index, file_id)]
+        self._store.remove(file_id)
 
     def seed(
         self,
@@ -227,45 +114,18 @@ class FilesEmulator:
         *,
         purposes: Iterable[Purpose | str] | None = None,
         rng: random.Random | None = None,
-        start: datetime = _EPOCH,
+        start: datetime = EPOCH,
     ) -> list[StoredFile]:
         """Add ``n`` realistic files, deterministic for a given ``rng`` (default seed 0).
 
         Creation times start at ``start`` and advance 1 to 600 seconds per file, so ids and
         times agree on the order.
         """
-        rng = rng or random.Random(0)
-        choices = [Purpose(p).value for p in purposes] if purposes else list(_PURPOSE_VALUES)
-        created = max(
-            (f.created_at for f in self.files.values()), default=start - timedelta(seconds=1)
-        )
-        added = []
-        for _ in range(n):
-            created += timedelta(seconds=rng.randint(1, 600))
-            stem = rng.choice(_NAMES)
-            suffix, mime = rng.choice(_TYPES)
-            size = rng.randint(16, 4096)
-            content = (f"{stem} {rng.getrandbits(64):016x}\n" * (size // 24 + 1)).encode()[:size]
-            added.append(
-                self.add(
-                    StoredFile(
-                        file_id=make_file_id(created, rng),
-                        filename=f"{stem}-{rng.randint(1, 9999):04d}{suffix}",
-                        mime_type=mime,
-                        purpose=rng.choice(choices),
-                        content=content,
-                        metadata={"project": "demo"} if rng.random() < 0.3 else {},
-                        created_at=created,
-                        updated_at=created,
-                    )
-                )
-            )
-        return added
+        return self._store.seed(n, purposes=purposes, rng=rng, start=start)
 
     def ids(self, purpose: str | None = None) -> list[str]:
         """Every id in server order (newest first), optionally of one purpose."""
-        index = self._ids if purpose is None else self._by_purpose.get(purpose, [])
-        return index[::-1]
+        return self._store.ids(purpose)
 
     # --- faults --------------------------------------------------------------------------
 
@@ -295,12 +155,15 @@ class FilesEmulator:
     def app(self) -> web.Application:
         """The ``aiohttp.web.Application`` serving the API under ``/api/v1/cloud``."""
         app = web.Application(middlewares=[self._middleware])
-        app.router.add_get(f"{API_PREFIX}/files", self._list, name="list")
-        app.router.add_post(f"{API_PREFIX}/files", self._upload, name="upload")
-        app.router.add_get(f"{_DOWNLOAD_PREFIX}{{token}}", self._download, name="download")
-        app.router.add_get(f"{API_PREFIX}/files/{{file_id}}", self._get, name="get")
-        app.router.add_delete(f"{API_PREFIX}/files/{{file_id}}", self._delete, name="delete")
-        app.router.add_get(f"{API_PREFIX}/files/{{file_id}}/content", self._content, name="content")
+        routes = self._file_routes
+        app.router.add_get(f"{API_PREFIX}/files", self._listing.handle, name="list")
+        app.router.add_post(f"{API_PREFIX}/files", routes.upload, name="upload")
+        app.router.add_get(f"{DOWNLOAD_PREFIX}{{token}}", routes.download, name="download")
+        app.router.add_get(f"{API_PREFIX}/files/{{file_id}}", routes.get, name="get")
+        app.router.add_delete(f"{API_PREFIX}/files/{{file_id}}", routes.delete, name="delete")
+        app.router.add_get(
+            f"{API_PREFIX}/files/{{file_id}}/content", routes.content, name="content"
+        )
         return app
 
     @web.middleware
@@ -326,7 +189,7 @@ class FilesEmulator:
                     response = await self._apply(schedule.fault, request, request_id)
                     if response is not None:
                         return response
-            if not request.path.startswith(API_PREFIX + "/files/_download/"):
+            if not request.path.startswith(DOWNLOAD_PREFIX):
                 self._authenticate(request)
             response = await handler(request)
         except ApiError as exc:
@@ -384,8 +247,8 @@ class FilesEmulator:
                 body=b'{"data":[],"first_id":null,"has_more":true,"last_id":null}',
                 content_type="application/json",
             )
-        if fault.kind == "repeat_page" and self._last_list is not None:
-            return web.Response(body=self._last_list, content_type="application/json")
+        if fault.kind == "repeat_page" and self._listing.last_body is not None:
+            return web.Response(body=self._listing.last_body, content_type="application/json")
         if fault.kind in ("reset", "truncate"):
             return await self._break_connection(request, truncate=fault.kind == "truncate")
         return None
@@ -409,71 +272,7 @@ class FilesEmulator:
         # The connection is gone; aiohttp drops whatever is returned.
         raise asyncio.CancelledError
 
-    # --- handlers ------------------------------------------------------------------------
-
-    @staticmethod
-    def _int_param(request: web.Request, name: str) -> int | None:
-        raw = request.query.get(name)
-        if raw is None:
-            return None
-        try:
-            return int(raw)
-        except ValueError:
-            raise ApiError(
-                400, "invalid_request_error", f"Field '{name}' must be an integer.", name
-            ) from None
-
-    def _cursor(self, request: web.Request) -> tuple[str | None, str | None]:
-        query = request.query
-        given = {
-            name: query[name]
-            for name in ("after", "after_id", "before", "before_id", "page")
-            if name in query and (name != "page" or self.shape == "g3")
-        }
-        if len(given) > 1:
-            names = " and ".join(sorted(given))
-            raise ApiError(
-                400, "invalid_request_error", f"Parameters {names} are mutually exclusive."
-            )
-        after = given.get("after") or given.get("after_id") or given.get("page")
-        before = given.get("before") or given.get("before_id")
-        return after, before
-
-    async def _list(self, request: web.Request) -> web.Response:
-        limit = self._int_param(request, "limit")
-        if limit is None:
-            limit = 20
-        elif limit < 1:
-            raise ApiError(
-                400, "invalid_request_error", "Field 'limit' must be between 1 and 100.", "limit"
-            )
-        limit = min(limit, 100)
-        purpose = request.query.get("purpose")
-        if purpose is not None and purpose not in _PURPOSE_VALUES:
-            raise ApiError(
-                400,
-                "invalid_request_error",
-                f"Field 'purpose' must be one of {', '.join(_PURPOSE_VALUES)}.",
-                "purpose",
-            )
-        after, before = self._cursor(request)
-        index = self._ids if purpose is None else self._by_purpose[purpose]
-        name = request.query.get("name")
-        if name is not None:
-            prefix = name.lower()
-            index = [i for i in index if self.files[i].filename.lower().startswith(prefix)]
-        if before is not None:
-            lo = bisect.bisect_right(index, before)
-            chunk = index[lo : lo + limit]
-            has_more = lo + limit < len(index)
-        else:
-            hi = len(index) if after is None else bisect.bisect_left(index, after)
-            chunk = index[max(0, hi - limit) : hi]
-            has_more = hi - limit > 0
-        chunk.reverse()
-        body = self.render_page([self.files[i] for i in chunk], has_more)
-        self._last_list = body
-        return web.Response(body=body, content_type="application/json")
+    # --- pages and lookups ---------------------------------------------------------------
 
     def render_page(self, files: list[StoredFile], has_more: bool) -> bytes:
         """A list envelope around pre-rendered files (keys as the seed page orders them)."""
@@ -493,206 +292,6 @@ class FilesEmulator:
         if stored is None:
             raise ApiError(404, "not_found_error", f"File '{file_id}' was not found.")
         return stored
-
-    async def _get(self, request: web.Request) -> web.Response:
-        stored = self.lookup(request)
-        return web.Response(body=stored.rendered(self.shape), content_type="application/json")
-
-    # --- writes --------------------------------------------------------------------------
-
-    def _idempotent(
-        self,
-        request: web.Request,
-        fingerprint: str,
-        execute: Callable[[], tuple[int, bytes]],
-    ) -> web.Response:
-        """Run a write once per idempotency key; a repeat replays the first success.
-
-        ``execute`` does not await, so checking for a saved outcome and saving a new one
-        cannot interleave with another request carrying the same key.
-        """
-        key = request.headers.get("Idempotency-Key") or request.headers.get("X-Idempotency-Key")
-        saved = self._replays.get(key) if key else None
-        if saved is not None:
-            if saved.fingerprint != fingerprint:
-                raise ApiError(
-                    409,
-                    "conflict_error",
-                    "Idempotency key reused with a different request body.",
-                )
-            return saved.response(replayed=True)
-        status, body = execute()
-        outcome = _Outcome(fingerprint=fingerprint, status=status, body=body)
-        if key:
-            self._replays[key] = outcome
-        return outcome.response(replayed=False)
-
-    async def _upload(self, request: web.Request) -> web.Response:
-        parts = await self._read_form(request)
-        digest = hashlib.sha256(b"POST files")
-        for part in parts:
-            for text in (part.name, part.filename or "", part.content_type or ""):
-                digest.update(text.encode() + b"\0")
-            digest.update(hashlib.sha256(part.data).digest())
-        return self._idempotent(request, digest.hexdigest(), lambda: self._store_upload(parts))
-
-    @staticmethod
-    async def _read_form(request: web.Request) -> list[_Part]:
-        if not request.content_type.startswith("multipart/"):
-            raise ApiError(400, "invalid_request_error", "Field 'file' is required.", "file")
-        parts: list[_Part] = []
-        total = 0
-        try:
-            reader = await request.multipart()
-            while (part := await reader.next()) is not None:
-                if not isinstance(part, BodyPartReader):
-                    raise ApiError(
-                        400, "invalid_request_error", "Nested multipart bodies are not accepted."
-                    )
-                data = bytearray()
-                while chunk := await part.read_chunk():
-                    total += len(chunk)
-                    if total > _MAX_UPLOAD_BYTES:
-                        raise ApiError(
-                            400, "invalid_request_error", "File exceeds the 50 MB limit.", "file"
-                        )
-                    data += chunk
-                parts.append(
-                    _Part(
-                        name=part.name or "",
-                        filename=part.filename,
-                        content_type=part.headers.get("Content-Type"),
-                        data=bytes(data),
-                    )
-                )
-        except ValueError:
-            raise ApiError(
-                400, "invalid_request_error", "Request body must be valid multipart/form-data."
-            ) from None
-        return parts
-
-    def _store_upload(self, parts: list[_Part]) -> tuple[int, bytes]:
-        upload = next((p for p in parts if p.name == "file"), None)
-        if upload is None:
-            raise ApiError(400, "invalid_request_error", "Field 'file' is required.", "file")
-        fields = {p.name: p.data.decode("utf-8", "replace") for p in reversed(parts)}
-        purpose = fields.get("purpose", Purpose.USER_UPLOAD.value)
-        if purpose not in _PURPOSE_VALUES:
-            raise ApiError(
-                400,
-                "invalid_request_error",
-                f"Field 'purpose' must be one of {', '.join(_PURPOSE_VALUES)}.",
-                "purpose",
-            )
-        metadata = _parse_metadata(fields.get("metadata"))
-        name = fields.get("name")
-        filename = _clean_name(name if name is not None else upload.filename or "upload")
-        if filename is None:
-            raise ApiError(
-                400,
-                "invalid_request_error",
-                "Field 'name' must be 1 to 255 bytes and not '.' or '..'.",
-                "name",
-            )
-        file_id, created = self._new_id()
-        stored = self.add(
-            StoredFile(
-                file_id=file_id,
-                filename=filename,
-                mime_type=_guess_type(filename),
-                purpose=purpose,
-                content=upload.data,
-                metadata=metadata,
-                created_at=created,
-                updated_at=created,
-            )
-        )
-        # 201 as in G1/G2; the newest generation documents 200.
-        return (200 if self.shape == "g3" else 201), stored.rendered(self.shape)
-
-    def _new_id(self) -> tuple[str, datetime]:
-        """A time-ordered id later than every stored one, and its creation time."""
-        created = datetime.now(UTC)
-        try:
-            newest_millis = int(self._ids[-1][5:17], 16) if self._ids else -1
-        except ValueError:  # ids this emulator did not make: order them by time alone
-            newest_millis = -1
-        if created.timestamp() * 1000 < newest_millis + 1:
-            created = datetime.fromtimestamp((newest_millis + 1) / 1000, UTC)
-        file_id = make_file_id(created, self._rng)
-        while int(file_id[5:17], 16) <= newest_millis:  # float rounding lost a millisecond
-            created += timedelta(milliseconds=1)
-            file_id = make_file_id(created, self._rng)
-        return file_id, created
-
-    async def _delete(self, request: web.Request) -> web.Response:
-        def execute() -> tuple[int, bytes]:
-            stored = self.lookup(request)
-            self.remove(stored.file_id)
-            if self.shape == "g3":
-                return 200, json.dumps({"id": stored.file_id, "type": "file_deleted"}).encode()
-            return 204, b""
-
-        return self._idempotent(request, f"DELETE {request.path}", execute)
-
-    # --- downloads -----------------------------------------------------------------------
-
-    async def _content(self, request: web.Request) -> web.Response:
-        stored = self.lookup(request)
-        if stored.purpose not in _DOWNLOADABLE:
-            raise ApiError(
-                403,
-                "permission_error",
-                f"File '{stored.file_id}' is not downloadable: only tool_output and "
-                "skill_output files can be downloaded.",
-            )
-        token = secrets.token_urlsafe(24)
-        expires = datetime.now(UTC) + timedelta(seconds=self.download_ttl)
-        self._links[token] = (stored.file_id, expires)
-        url = str(
-            request.url.with_path(f"{_DOWNLOAD_PREFIX}{token}").with_query(
-                {
-                    "expires": str(int(expires.timestamp())),
-                    "response-content-disposition": f'attachment; filename="{stored.filename}"',
-                }
-            )
-        )
-        body = json.dumps({"expires_at": _timestamp(expires), "url": url}).encode()
-        if self.shape == "g3":
-            return web.Response(body=body, content_type="application/json")
-        return web.Response(
-            status=302, body=body, content_type="application/json", headers={"Location": url}
-        )
-
-    async def _download(self, request: web.Request) -> web.Response:
-        """The storage side: serves content for a valid presigned token, answers like S3/OSS."""
-        if "Authorization" in request.headers:
-            return _storage_error(
-                400,
-                "InvalidArgument",
-                "Only one auth mechanism allowed; a presigned URL must be sent without an "
-                "Authorization header.",
-            )
-        link = self._links.get(request.match_info["token"])
-        if link is None:
-            return _storage_error(
-                403,
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided.",
-            )
-        file_id, expires = link
-        if datetime.now(UTC) >= expires:
-            return _storage_error(403, "AccessDenied", "Request has expired.")
-        stored = self.files.get(file_id)
-        if stored is None:
-            return _storage_error(404, "NoSuchKey", "The specified key does not exist.")
-        return web.Response(
-            body=stored.content,
-            content_type=stored.mime_type,
-            headers={
-                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.filename)}"
-            },
-        )
 
     # --- serving -------------------------------------------------------------------------
 
@@ -744,79 +343,3 @@ class FilesEmulator:
 
 async def _wait(future: asyncio.Future[str]) -> str:
     return await future
-
-
-@attrs.frozen(kw_only=True)
-class _Part:
-    """One part of a multipart request body."""
-
-    name: str
-    filename: str | None
-    content_type: str | None
-    data: bytes
-
-
-@attrs.frozen(kw_only=True)
-class _Outcome:
-    """A write's answer, kept to replay for a repeated idempotency key."""
-
-    fingerprint: str
-    status: int
-    body: bytes
-
-    def response(self, *, replayed: bool) -> web.Response:
-        response = web.Response(
-            status=self.status,
-            body=self.body or None,
-            content_type="application/json" if self.body else None,
-        )
-        if replayed:
-            response.headers["Idempotent-Replayed"] = "true"
-        return response
-
-
-def _parse_metadata(raw: str | None) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if len(raw.encode()) > _MAX_METADATA_BYTES:
-        raise ApiError(
-            400, "invalid_request_error", "Field 'metadata' must be at most 8 KB.", "metadata"
-        )
-    try:
-        metadata = json.loads(raw)
-    except ValueError:
-        metadata = None
-    if not isinstance(metadata, dict):
-        raise ApiError(
-            400,
-            "invalid_request_error",
-            "Field 'metadata' must be a JSON object string.",
-            "metadata",
-        )
-    return metadata
-
-
-def _clean_name(name: str) -> str | None:
-    """The stored name: the last path component, 1 to 255 bytes, not ``.`` or ``..``."""
-    cleaned = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    if cleaned in ("", ".", "..") or len(cleaned.encode()) > 255:
-        return None
-    return cleaned
-
-
-def _guess_type(filename: str) -> str:
-    suffix = filename[filename.rfind(".") :].lower() if "." in filename else ""
-    known = _KNOWN_TYPES.get(suffix)
-    if known is not None:
-        return known
-    guessed, _ = mimetypes.guess_type(filename, strict=False)
-    return guessed or "text/plain"
-
-
-def _storage_error(status: int, code: str, message: str) -> web.Response:
-    """An error as object storage words it: XML, not the API's JSON envelope."""
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
-    )
-    return web.Response(status=status, text=body, content_type="application/xml")

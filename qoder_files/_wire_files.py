@@ -1,0 +1,208 @@
+"""The pure side of one-file calls: their argument checks, request builders and link helpers.
+
+Owns what ``get_file``, ``upload_file``, ``get_download_url``, ``download_file`` and
+``delete_file`` put on the wire (ids, names, metadata, idempotency keys, the multipart body)
+and the presigned download's side of the protocol: its request, the redirects it may follow,
+when a link has expired, and how storage's XML errors read. Like ``_wire``, on which it
+builds, it never awaits, opens a socket, or imports asyncio or aiohttp; reading API responses
+(``decipher_*``) stays in ``_wire``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin
+
+from ._wire import REDIRECT_STATUSES, FormField, Request, Response, error_from_response, get_header
+from .errors import APIError, RateLimitError
+from .models import DownloadLink, Purpose
+
+__all__ = [
+    "check_chunk_size",
+    "check_file_id",
+    "check_filename",
+    "check_idempotency_key",
+    "check_metadata",
+    "content_request",
+    "delete_request",
+    "file_request",
+    "is_expired_link_response",
+    "link_expired",
+    "presigned_redirect",
+    "presigned_request",
+    "storage_error",
+    "upload_request",
+]
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+_FILE_ID = re.compile(r"[^/\s?#%\\]+")
+_STORAGE_FIELD = re.compile(rb"<(Code|Message)>([^<]*)</\1>")
+_STORAGE_SCAN_BYTES = 4000  # storage error documents are short; never scan a whole body
+
+
+def check_file_id(file_id: object) -> str:
+    """A file id must be a non-empty string that cannot escape its URL path segment."""
+    if not isinstance(file_id, str) or not file_id:
+        raise ValueError(f"file_id must be a non-empty string, got {file_id!r}")
+    if not _FILE_ID.fullmatch(file_id) or file_id in (".", ".."):
+        raise ValueError(
+            f"file_id must not contain '/', '\\', '?', '#', '%' or whitespace, got {file_id!r}"
+        )
+    return file_id
+
+
+def check_filename(filename: object) -> str | None:
+    """``filename`` must be ``None`` or a non-empty string that fits in a header line."""
+    if filename is None:
+        return None
+    if not isinstance(filename, str) or not filename.strip():
+        raise ValueError(f"filename must be a non-empty string, got {filename!r}")
+    if _CONTROL_CHARACTERS.search(filename):
+        raise ValueError(f"filename must not contain control characters, got {filename!r}")
+    return filename
+
+
+def check_metadata(metadata: object) -> str | None:
+    """``metadata`` must be ``None`` or a JSON-serialisable dict; returns its JSON text.
+
+    The stdlib encoder is used on purpose: it refuses NaN and infinities (which are not JSON)
+    instead of quietly writing ``null`` for them.
+    """
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}")
+    try:
+        return json.dumps(
+            dict(metadata), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata must be JSON-serialisable: {exc}") from None
+
+
+def check_idempotency_key(key: object) -> str | None:
+    """``idempotency_key`` must be ``None`` or 1 to 255 visible ASCII characters."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise ValueError(
+            f"idempotency_key must be 1 to 255 visible ASCII characters (a UUID is ideal), "
+            f"got {key!r}"
+        )
+    return key
+
+
+def check_chunk_size(chunk_size: object) -> int:
+    """``chunk_size`` must be a positive integer (bytes read per step of a download)."""
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    return chunk_size
+
+
+def file_request(file_id: str) -> Request:
+    """Build ``GET files/{file_id}``."""
+    return Request(method="GET", path=f"files/{check_file_id(file_id)}")
+
+
+def content_request(file_id: str) -> Request:
+    """Build ``GET files/{file_id}/content``, which answers with a download link."""
+    return Request(method="GET", path=f"files/{check_file_id(file_id)}/content")
+
+
+def delete_request(file_id: str, *, idempotency_key: str) -> Request:
+    """Build ``DELETE files/{file_id}``, retry-safe through its idempotency key."""
+    return Request(
+        method="DELETE",
+        path=f"files/{check_file_id(file_id)}",
+        idempotency_key=check_idempotency_key(idempotency_key),
+    )
+
+
+def upload_request(
+    body: Any,
+    *,
+    filename: str,
+    content_type: str,
+    purpose: Purpose | None,
+    metadata: str | None,
+    idempotency_key: str,
+) -> Request:
+    """Build the multipart ``POST files``: ``file``, then ``purpose`` and ``metadata`` if set.
+
+    ``body`` is the file's content (bytes, or a binary stream the transport rewinds for a
+    retry); ``metadata`` is the JSON text from ``check_metadata``, sent as a plain form value.
+    """
+    fields = [FormField(name="file", value=body, filename=filename, content_type=content_type)]
+    if purpose is not None:
+        fields.append(FormField(name="purpose", value=purpose.value))
+    if metadata is not None:
+        fields.append(FormField(name="metadata", value=metadata))
+    return Request(
+        method="POST",
+        path="files",
+        form=tuple(fields),
+        idempotency_key=check_idempotency_key(idempotency_key),
+    )
+
+
+def presigned_request(url: str) -> Request:
+    """Build the ``GET`` of a presigned URL (the transport sends it without credentials)."""
+    return Request(method="GET", url=url)
+
+
+def presigned_redirect(response: Response, request: Request) -> Request | None:
+    """The next presigned request when storage answered with a redirect, else ``None``.
+
+    Following is safe here, unlike on the API, because presigned requests carry no token.
+    """
+    if response.status not in REDIRECT_STATUSES:
+        return None
+    location = get_header(response.headers, "Location")
+    if not location:
+        return None
+    return presigned_request(urljoin(request.url or "", location))
+
+
+def link_expired(link: DownloadLink, now: datetime) -> bool:
+    """Whether a link's ``expires_at`` is already past (a link without one never expires)."""
+    return link.expires_at is not None and link.expires_at <= now
+
+
+def is_expired_link_response(response: Response) -> bool:
+    """Whether storage refused a presigned URL because it expired.
+
+    Storage services answer 403 (or 400) with an XML or text body that says so ("Request has
+    expired", ``ExpiredToken``...), so this looks for "expired" in the body of those statuses.
+    """
+    return response.status in (400, 403) and b"expired" in response.body.lower()
+
+
+def storage_error(response: Response) -> APIError:
+    """Map an error from object storage, reading its XML ``<Code>`` and ``<Message>``.
+
+    Storage services (S3, OSS, GCS) answer in XML, not in the API's JSON envelope; without
+    those fields this is ``error_from_response``.
+    """
+    error = error_from_response(response)
+    fields = {
+        match.group(1).decode(): match.group(2).decode("utf-8", "replace").strip()
+        for match in _STORAGE_FIELD.finditer(response.body[:_STORAGE_SCAN_BYTES])
+    }
+    code, detail = fields.get("Code") or None, fields.get("Message") or None
+    if code is None and detail is None:
+        return error
+    message = f"storage refused the download: {detail or code}"
+    kwargs: dict[str, Any] = {
+        "status_code": error.status_code,
+        "type": code,
+        "request_id": error.request_id,
+        "body": error.body,
+    }
+    if isinstance(error, RateLimitError):
+        return RateLimitError(message, retry_after=error.retry_after, **kwargs)
+    return type(error)(message, **kwargs)
