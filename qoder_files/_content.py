@@ -215,7 +215,9 @@ def open_upload(file: object, filename: str | None) -> Iterator[Upload]:
         ValueError: ``file`` is not one of those, names no regular file, or is a text stream.
     """
     if isinstance(file, bytes | bytearray | memoryview):
-        yield Upload(body=bytes(file), filename=filename or DEFAULT_UPLOAD_NAME, resendable=True)
+        # Streamed like a file: aiohttp warns about (and, as an error, refuses) large raw bytes.
+        content = UploadView(io.BytesIO(bytes(file)))
+        yield Upload(body=content, filename=filename or DEFAULT_UPLOAD_NAME, resendable=True)
         return
     if isinstance(file, str | os.PathLike):
         path = os.fsdecode(os.fspath(file))

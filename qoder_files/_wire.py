@@ -15,6 +15,7 @@ Invariants:
 from __future__ import annotations
 
 import http
+import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -310,7 +311,16 @@ def decipher_delete(response: Response) -> None:
 # --- client configuration ---------------------------------------------------------------------
 
 DEFAULT_BASE_URL = "https://openapi.qoder.sh/api/v1/cloud"
-_LOOPBACK_HOSTS = frozenset({"localhost", "::1", "[::1]"})
+
+
+def _is_loopback(host: str) -> bool:
+    # An address, not a name that merely starts like one ("127.evil.example" is not loopback).
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_base_url(base_url: object) -> str:
@@ -321,7 +331,7 @@ def check_base_url(base_url: object) -> str:
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
         raise ValueError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
-    loopback = host in _LOOPBACK_HOSTS or host.startswith("127.")
+    loopback = _is_loopback(host)
     if parts.scheme == "http" and not loopback:
         raise ValueError(
             f"base_url must use https (plain http is allowed only to a loopback host), "

@@ -49,7 +49,9 @@ def check_file_id(file_id: object) -> str:
     """A file id must be a non-empty string that cannot escape its URL path segment."""
     if not isinstance(file_id, str) or not file_id:
         raise ValueError(f"file_id must be a non-empty string, got {file_id!r}")
-    if not _FILE_ID.fullmatch(file_id) or file_id in (".", ".."):
+    if file_id in (".", ".."):
+        raise ValueError(f"file_id must not be a path segment such as '.' or '..', got {file_id!r}")
+    if not _FILE_ID.fullmatch(file_id):
         raise ValueError(
             f"file_id must not contain '/', '\\', '?', '#', '%' or whitespace, got {file_id!r}"
         )

@@ -113,12 +113,25 @@ def _one_line(error: Exception, token: str | None) -> str:
     return line.replace(token, "[token]") if token and len(token) >= 8 else line
 
 
+def _silence_stdout() -> None:
+    # Point stdout at the null device so the interpreter's final flush does not fail again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (an in-memory stream)
+        pass
+
+
 class _Group(click.Group):
     """Maps errors to exit codes: ``QoderError`` and ``OSError`` 1, ``ValueError`` 2 (usage)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as other command-line tools do.
+            _silence_stdout()
+            ctx.exit(1)
         except (QoderError, OSError) as error:
             options = ctx.find_object(_Options)
             token = options.token if options is not None else None

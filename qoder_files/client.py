@@ -46,11 +46,13 @@ def _configure_logging_from_env() -> None:
     logger.setLevel(level)
 
 
-def _check_positive_number(value: object, name: str, *, allow_none: bool = False) -> None:
+def _check_positive_number(
+    value: object, name: str, *, unit: str = "seconds", allow_none: bool = False
+) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        raise ValueError(f"{name} must be a positive number of {unit}, got {value!r}")
 
 
 def _check_retries(value: object) -> None:
@@ -105,7 +107,9 @@ class AsyncClient:
         base_url = _wire.check_base_url(base_url)
         _check_positive_number(timeout, "timeout")
         _check_retries(max_retries)
-        _check_positive_number(rate_limit, "rate_limit", allow_none=True)
+        _check_positive_number(
+            rate_limit, "rate_limit", unit="requests per second", allow_none=True
+        )
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValueError(f"retry must be a RetryPolicy or None, got {retry!r}")
         _configure_logging_from_env()

@@ -398,3 +398,15 @@ def test_a_local_file_error_is_one_line_too(served: Served, tmp_path: Path) -> N
     assert result.exit_code == 1
     assert len(result.stderr.splitlines()) == 1
     assert "Error" in result.stderr
+
+
+def test_a_reader_that_goes_away_stops_the_listing_quietly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def closed_pipe(*args: object, **kwargs: object) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli_module.click, "echo", closed_pipe)
+    result = run("--emulator", "ls", "--format", "jsonl")
+    assert result.exit_code == 1
+    assert result.stderr == ""

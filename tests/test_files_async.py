@@ -772,3 +772,12 @@ def test_upload_view(tmp_path: Path) -> None:
     assert once.tell() == 2
     with pytest.raises(io.UnsupportedOperation):
         once.seek(0)
+
+
+async def test_large_in_memory_uploads_stream_without_warnings(client: AsyncClient) -> None:
+    # More than aiohttp's 1 MiB threshold for raw bytes bodies; warnings are errors here.
+    data = os.urandom(2 * 1024 * 1024 + 7)
+    for source in (data, bytearray(data), io.BytesIO(data)):
+        stored = await client.upload_file(source, filename="big.bin", purpose="tool_output")
+        assert stored.size_bytes == len(data)
+        assert await client.download_file(stored.file_id) == data

@@ -217,7 +217,7 @@ def test_constructor_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -
         ({"timeout": "5"}, "timeout"),
         ({"max_retries": -1}, "max_retries"),
         ({"max_retries": 1.5}, "max_retries"),
-        ({"rate_limit": 0}, "rate_limit"),
+        ({"rate_limit": 0}, "rate_limit must be a positive number of requests per second"),
         ({"retry": {"backoff_base": 1}}, "retry"),
         ({"base_url": "http://api.qoder.com"}, "base_url"),
     ],

@@ -265,6 +265,7 @@ def test_decipher_delete() -> None:
         ("http://127.0.0.1:8080/api/v1/cloud", "http://127.0.0.1:8080/api/v1/cloud"),
         ("http://localhost:1/api/v1/cloud/", "http://localhost:1/api/v1/cloud"),
         ("http://[::1]:1/api/v1/cloud", "http://[::1]:1/api/v1/cloud"),
+        ("http://127.0.0.2/api/v1/cloud", "http://127.0.0.2/api/v1/cloud"),
     ],
 )
 def test_base_url(given: str, expected: str) -> None:
@@ -272,7 +273,19 @@ def test_base_url(given: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "given", ["", "   ", 5, "ftp://x/y", "http://api.qoder.com/api/v1/cloud", "https://", "nohost"]
+    "given",
+    [
+        "",
+        "   ",
+        5,
+        "ftp://x/y",
+        "http://api.qoder.com/api/v1/cloud",
+        "https://",
+        "nohost",
+        "http://127.attacker.example/api/v1/cloud",
+        "http://127.0.0.1.nip.io/api/v1/cloud",
+        "http://10.0.0.1/api/v1/cloud",
+    ],
 )
 def test_bad_base_url(given: object) -> None:
     with pytest.raises(ValueError, match="base_url"):
