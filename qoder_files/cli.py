@@ -410,15 +410,18 @@ def _download_with_progress(client: Client, file_id: str, output: Path, size: in
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Where to write; - for stdout (default: the file's own name, here).",
 )
+@click.option("-f", "--force", is_flag=True, help="Replace a file of the same name here.")
 @click.pass_obj
-def download_command(options: _Options, file_id: str, output: str | None) -> None:
-    """Download a file's content."""
+def download_command(options: _Options, file_id: str, output: str | None, force: bool) -> None:
+    """Download a file's content (an existing file is replaced only with -o or --force)."""
     client = options.client()
     if output == "-":
         click.echo(client.download_file(file_id), nl=False)
         return
     info = client.get_file(file_id)
     target = Path(output) if output else Path(Path(info.filename).name or file_id)
+    if output is None and not force and target.exists():
+        raise click.ClickException(f"{target} exists here; pass -o PATH, or --force to replace it")
     if info.size_bytes >= LARGE_DOWNLOAD and _is_terminal(sys.stderr):
         _download_with_progress(client, file_id, target, info.size_bytes)
     else:

@@ -255,6 +255,13 @@ def test_upload_download_and_rm(
     path.unlink()
     assert against(served, "download", file_id).exit_code == 0  # saved under its own name
     assert (tmp_path / "report.md").read_bytes() == b"# report\n" * 100
+    (tmp_path / "report.md").write_bytes(b"mine")
+    refused = against(served, "download", file_id)
+    assert refused.exit_code == 1
+    assert "exists here" in refused.stderr
+    assert (tmp_path / "report.md").read_bytes() == b"mine"
+    assert against(served, "download", file_id, "--force").exit_code == 0
+    assert (tmp_path / "report.md").read_bytes() == b"# report\n" * 100
 
     monkeypatch.setattr(cli_module, "LARGE_DOWNLOAD", 10)
     monkeypatch.setattr(cli_module, "_is_terminal", lambda stream: True)
