@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -413,7 +414,7 @@ def test_a_reader_that_goes_away_stops_the_listing_quietly(
     def closed_pipe(*args: object, **kwargs: object) -> None:
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr(cli_module.click, "echo", closed_pipe)
+    monkeypatch.setattr(click, "echo", closed_pipe)
     result = run("--emulator", "ls", "--format", "jsonl")
     assert result.exit_code == 1
     assert result.stderr == ""
