@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, get_origin
+from typing import Any, cast, get_origin
 
 import attrs
 import cattrs
@@ -154,11 +154,16 @@ def structure_file(obj: Any, _: Any = File) -> File:
 # Decoding items is where a listing spends its CPU, so a page's items skip ``structure_file``
 # when they have the seed shape: exactly the nine seed keys (or eight, without ``updated_at``),
 # each of the expected type. Such an object is read with direct lookups, and its ``File`` is
-# built by setting the slots directly, which costs half of what attrs' keyword ``__init__`` does.
-# Anything else (the newer shape, missing, extra or mistyped fields, a bad timestamp) goes
-# through ``structure_file``, which builds the same ``File`` or raises the same error. Setting
-# slots skips ``__init__``, so this is done only while ``File`` has nothing for ``__init__`` to
-# run besides storing the values: the import-time check below turns the fast path off otherwise.
+# built without ``__init__``: an instance of ``_Unfrozen`` (a subclass of ``File`` that adds
+# nothing but the ordinary ``__setattr__``) has its slots stored as plain attributes, which the
+# interpreter does at the cost of a local variable store, and is then turned into a ``File`` by
+# assigning ``__class__`` (allowed because the two classes have the same memory layout). That
+# costs a fifth of attrs' keyword ``__init__``, which goes through ``object.__setattr__`` once
+# per field. Anything else (the newer shape, missing, extra or mistyped fields, a bad timestamp)
+# goes through ``structure_file``, which builds the same ``File`` or raises the same error.
+# Skipping ``__init__`` is correct only while ``File`` has nothing for it to run besides storing
+# the values, and the class switch only while CPython allows it: the import-time check below
+# builds a ``File`` both ways and turns the fast path off unless they match.
 
 _FIELD_ORDER = (
     "file_id",
@@ -175,49 +180,71 @@ _FIELD_ORDER = (
 _SEED_KEYS = len(_FIELD_ORDER) - 1  # every field is a wire key, except ``extra``
 
 
-def _slot_setters() -> tuple[Callable[[File, Any], None], ...] | None:
+class _Unfrozen(File):
+    """``File`` with plain attribute stores: a ``File`` under construction, never handed out."""
+
+    __slots__ = ()
+    __setattr__ = object.__setattr__
+    __delattr__ = object.__delattr__
+
+
+def _build_fast(values: dict[str, Any]) -> File:
+    """Build a ``File`` the way ``structure_items`` does (used by the import-time check)."""
+    file: Any = object.__new__(_Unfrozen)
+    for name in _FIELD_ORDER:
+        setattr(file, name, values[name])
+    file.__class__ = File
+    return cast(File, file)
+
+
+def _fast_path_works() -> bool:
     fields = attrs.fields(File)
-    plain = (
+    if not (
         sorted(f.name for f in fields) == sorted(_FIELD_ORDER)
         and all(f.validator is None and f.converter is None for f in fields)
         and not hasattr(File, "__attrs_pre_init__")
         and not hasattr(File, "__attrs_post_init__")
         and "__slots__" in File.__dict__
-    )
-    if not plain:  # pragma: no cover - guards future changes to File
-        return None
-    return tuple(File.__dict__[name].__set__ for name in _FIELD_ORDER)
+    ):
+        return False
+    values: dict[str, Any] = {
+        "file_id": "file_0",
+        "filename": "a.txt",
+        "size_bytes": 1,
+        "mime_type": "text/plain",
+        "purpose": Purpose.TOOL_OUTPUT,
+        "status": "ready",
+        "metadata": {"k": "v"},
+        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "updated_at": None,
+        "extra": {},
+    }
+    try:
+        built = _build_fast(values)
+    except TypeError:  # the class switch is refused: the layouts differ
+        return False
+    return type(built) is File and attrs.astuple(built) == attrs.astuple(File(**values))
 
 
-_SLOT_SETTERS = _slot_setters()
+_FAST = _fast_path_works()
 
 
 def structure_items(data: list[Any]) -> list[File]:
     """Build the ``File`` of every wire object of a page, exactly as ``structure_file`` would."""
-    setters = _SLOT_SETTERS
-    if setters is None:  # pragma: no cover - guards future changes to File
+    if not _FAST:  # pragma: no cover - guards future changes to File
         return [structure_file(item) for item in data]
-    (
-        set_file_id,
-        set_filename,
-        set_size_bytes,
-        set_mime_type,
-        set_purpose,
-        set_status,
-        set_metadata,
-        set_created_at,
-        set_updated_at,
-        set_extra,
-    ) = setters
     new = object.__new__
+    unfrozen = _Unfrozen
+    file_class = File
     fromisoformat = _fromisoformat
     purposes = _PURPOSES
     utc = UTC
     seed_keys = _SEED_KEYS
     files: list[File] = []
     append = files.append
+    file: Any
     for obj in data:
-        if type(obj) is dict and seed_keys - 1 <= len(obj) <= seed_keys:
+        if type(obj) is dict and seed_keys - 1 <= (size := len(obj)) <= seed_keys:
             try:
                 file_id = obj["file_id"]
                 filename = obj["filename"]
@@ -228,7 +255,7 @@ def structure_items(data: list[Any]) -> list[File]:
                 metadata = obj["metadata"]
                 created_raw = obj["created_at"]
                 # eight keys found and eight in all: the ninth, ``updated_at``, is absent
-                updated_raw = obj["updated_at"] if len(obj) == seed_keys else None
+                updated_raw = obj["updated_at"] if size == seed_keys else None
                 if (
                     type(file_id) is str
                     and file_id
@@ -253,17 +280,18 @@ def structure_items(data: list[Any]) -> list[File]:
                         raise TypeError  # structure_file words the message
                     if purpose is not None:
                         purpose = purposes.get(purpose, purpose)
-                    file = new(File)
-                    set_file_id(file, file_id)
-                    set_filename(file, filename)
-                    set_size_bytes(file, size_bytes)
-                    set_mime_type(file, mime_type)
-                    set_purpose(file, purpose)
-                    set_status(file, status)
-                    set_metadata(file, metadata)
-                    set_created_at(file, created_at)
-                    set_updated_at(file, updated_at)
-                    set_extra(file, {})
+                    file = new(unfrozen)
+                    file.file_id = file_id
+                    file.filename = filename
+                    file.size_bytes = size_bytes
+                    file.mime_type = mime_type
+                    file.purpose = purpose
+                    file.status = status
+                    file.metadata = metadata
+                    file.created_at = created_at
+                    file.updated_at = updated_at
+                    file.extra = {}
+                    file.__class__ = file_class
                     append(file)
                     continue
             except (KeyError, TypeError, ValueError):

@@ -10,6 +10,8 @@ pager is closed: ``aclose()``, ``async with``, garbage collection, or the client
 from __future__ import annotations
 
 import asyncio
+import functools
+import types
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any
@@ -34,6 +36,11 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
     # Mark a read-ahead's failure as seen, so an abandoned pager logs no "never retrieved".
     if not task.cancelled():
         task.exception()
+
+
+def _settle_waiter(waiter: asyncio.Future[None], _: object) -> None:
+    if not waiter.done():  # its waiter may have been cancelled meanwhile
+        waiter.set_result(None)
 
 
 class AsyncPager:
@@ -116,7 +123,11 @@ class AsyncPager:
         return page, items
 
     def _spawn(self, request: Request) -> asyncio.Task[Page[File]]:
-        task = asyncio.ensure_future(self._fetch(request))
+        fetching = self._fetch(request)
+        if type(fetching) is types.CoroutineType:  # an ``async def``: skip ensure_future's checks
+            task = asyncio.get_running_loop().create_task(fetching)
+        else:
+            task = asyncio.ensure_future(fetching)
         task.add_done_callback(_retrieve)
         return task
 
@@ -125,11 +136,24 @@ class AsyncPager:
 
         Called before a caller on this loop gets a page: one that works through the items
         without awaiting would otherwise hold the loop, and the request would leave only when
-        the page is done. (``batches()`` skips it: a bridge hands the page to another thread and
-        leaves the loop free.)
+        the page is done. (``batches()`` skips it: a bridge that hands pages to another thread
+        decides itself when to let go of the loop; the sync facade's pump waits the same way.)
         """
         if self._ahead is not None:
             await asyncio.sleep(0)
+
+    async def ahead_ready(self) -> None:
+        """Wait until the page read ahead, if one is on its way, has arrived; don't take it.
+
+        For bridges such as the sync facade, which hand a page over only once the caller took
+        the previous one: waiting here first lets them decide at the last moment. It never
+        raises for the read-ahead's failure; taking the batch does.
+        """
+        task = self._ahead
+        if task is not None and not task.done():
+            arrived = task.get_loop().create_future()
+            task.add_done_callback(functools.partial(_settle_waiter, arrived))
+            await arrived
 
     async def batches(self) -> AsyncIterator[list[File]]:
         """Yield each page's items in the order of travel (for bridges such as the sync facade).

@@ -4,8 +4,9 @@ Each ``Client`` owns an event loop running on a daemon thread (the portal patter
 first use and kept for the client's whole life, so the pooled aiohttp session is created, used
 and closed on one loop. A blocking method submits the ``AsyncClient`` coroutine of the same
 name to that loop and waits; the forwarding is generic (``_blocking`` and ``_paging``), so no
-method body exists twice. A ``SyncPager`` crosses into the loop once per page and hands the
-page's items out on the caller's thread.
+method body exists twice. A ``SyncPager`` iterating a listing has a task on the loop pass it
+the pages over a queue (``_Pump``), at most one waiting, and hands their items out on the
+caller's thread.
 
 Rules this module keeps: callers may already run an event loop of their own (Jupyter); many
 threads may share one client; a call made from the client's own loop thread raises
@@ -22,6 +23,7 @@ import contextlib
 import functools
 import inspect
 import os
+import queue
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -286,8 +288,122 @@ def _close_source(
         portal.call(_shut(source, iterator))
 
 
+class _Failure:
+    """An exception on its way from the loop to the thread iterating a listing."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():  # cancelled with the pump meanwhile
+        waiter.set_result(None)
+
+
+class _Pump:
+    """Moves one listing's batches from the client's loop to the thread that iterates it.
+
+    A task on the loop pulls the batches and puts each on a queue that the caller's thread
+    reads, so a page crosses threads with one wake-up (of whichever side is waiting) instead of
+    a blocking call into the loop and back per page. Flow control keeps memory bounded: at
+    most one batch waits on the queue, because the task takes the next batch from the listing
+    only once the caller has taken the last one. It first waits for the page read ahead to
+    arrive: a caller that keeps up has taken the last batch by then, so the task goes on
+    without being woken; and it hands a batch over only once the next page's request is on the
+    wire. A listing that the caller iterates thus holds the caller's page, at most one on the
+    queue and one read ahead. A failure crosses the queue as the exception it is.
+    """
+
+    __slots__ = ("_batches", "_lock", "_portal", "_queue", "_queued", "_ready", "_task", "_waiter")
+
+    def __init__(
+        self,
+        portal: _Portal,
+        batches: AsyncIterator[list[File]],
+        ready: Callable[[], Coroutine[Any, Any, None]] | None,
+    ) -> None:
+        self._portal = portal
+        self._batches = batches
+        self._ready = ready
+        self._queue: queue.SimpleQueue[list[File] | _Failure | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._queued = 0  # batches put and not yet taken
+        self._waiter: asyncio.Future[None] | None = None  # the task, waiting for the caller
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """On the loop: start the task."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def _put(self, item: list[File] | _Failure | None) -> None:
+        with self._lock:
+            self._queued += 1
+        self._queue.put(item)
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                if self._ready is not None:
+                    await self._ready()
+                with self._lock:
+                    waiter = None
+                    if self._queued:
+                        waiter = self._waiter = asyncio.get_running_loop().create_future()
+                if waiter is not None:
+                    await waiter
+                batch = await _next_batch(self._batches)
+                if batch is None:
+                    self._put(None)
+                    return
+                # Let the page read ahead put its request on the wire first: once the caller
+                # wakes, the two threads take turns at the GIL and the request would wait.
+                await asyncio.sleep(0)
+                self._put(batch)
+        except Exception as exc:
+            self._put(_Failure(exc))  # the caller raises it; nobody awaits this task
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):  # by close(), or the Client closing
+                self._put(_Failure(RuntimeError("the call was cancelled: the Client closed")))
+            else:
+                self._put(_Failure(exc))
+            raise
+
+    def take(self) -> list[File] | None:
+        """On the caller's thread: the next batch (``None`` at the end), waiting for it."""
+        item = self._queue.get()
+        with self._lock:
+            self._queued -= 1
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits now
+                self._portal.loop.call_soon_threadsafe(_release, waiter)
+        if isinstance(item, _Failure):
+            raise item.error
+        return item
+
+    async def _stop(self, source: _BatchSource) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait((task,))
+        await _shut(source, self._batches)
+
+    def close(self, source: _BatchSource) -> None:
+        """Stop the task and close the listing (``_close_source``, with the task first)."""
+        portal = self._portal
+        if os.getpid() != portal._pid:  # a forked child: the pager belongs to the parent
+            return
+        if portal.in_loop_thread():
+            portal.detach(self._stop(source))
+            return
+        with contextlib.suppress(RuntimeError):  # the client is closed: its pagers are too
+            portal.call(self._stop(source))
+
+
 class SyncPager:
-    """Iterates a listing from blocking code, crossing into the client's loop once per page.
+    """Iterates a listing from blocking code, its pages crossing from the client's loop.
 
     Use it once, with ``for``, ``.pages()`` or ``.collect()``::
 
@@ -327,15 +443,17 @@ class SyncPager:
         return self._items()
 
     def _items(self) -> Iterator[File]:
-        batches = self._source.batches()
+        source = self._source
+        pump = _Pump(self._portal, source.batches(), getattr(source, "ahead_ready", None))
         try:
-            while (batch := self._portal.call(_next_batch(batches))) is not None:
+            self._portal.call(pump.start())
+            while (batch := pump.take()) is not None:
                 for item in batch:
                     self._cursor = item.file_id
                     yield item
         finally:
             self._finalizer.detach()
-            _close_source(self._portal, self._source, batches)
+            pump.close(source)
 
     def pages(self) -> Iterator[Page[File]]:
         """Yield the server's pages as sent (``data`` newest first), in the order fetched.

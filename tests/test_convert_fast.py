@@ -159,3 +159,29 @@ timestamps = st.datetimes(timezones=st.none() | st.timezones()).map(lambda d: d.
 def test_property_fast_path_equals_structure_file(changes: dict[str, Any], drop: set[str]) -> None:
     obj = {k: v for k, v in {**SEED, **changes}.items() if k not in drop}
     same_as_structure_file(obj)
+
+
+def test_the_fast_path_is_on_and_hands_out_only_files() -> None:
+    from qoder_files import _convert
+
+    assert _convert._FAST  # this interpreter allows the class switch the fast path relies on
+    built = structure_items([{**SEED, "file_id": f"file_{n:032x}"} for n in range(50)])
+    assert {type(f) for f in built} == {File}
+    assert not any(isinstance(f, _convert._Unfrozen) for f in built)
+    # a fast-path File is as frozen, hashable and comparable as any other
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del built[0].filename
+    assert len(set(built)) == 50
+    assert built[0] == structure_file({**SEED, "file_id": f"file_{0:032x}"})
+
+
+def test_the_fast_path_turns_itself_off_when_the_class_switch_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qoder_files import _convert
+
+    class Elsewhere:  # the same fields, but not File's memory layout
+        __slots__ = _convert._FIELD_ORDER
+
+    monkeypatch.setattr(_convert, "_Unfrozen", Elsewhere)
+    assert not _convert._fast_path_works()

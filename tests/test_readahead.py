@@ -262,3 +262,53 @@ def test_nothing_is_left_behind_under_dev_mode() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
     assert result.stderr == ""
+
+
+async def test_ahead_ready_waits_for_the_read_ahead_without_taking_it() -> None:
+    server = FakeServer(pages=3)
+    server.stalled.add(2)
+    pager = AsyncPager(server.fetch, CursorWalk(limit=3))
+    await pager.ahead_ready()  # nothing read ahead yet: returns at once
+    assert server.log == []
+    batches = pager.batches()
+    first = await anext(batches)
+    assert [f.file_id for f in first] == [f.file_id for f in server.files[:3]]
+    waiting = asyncio.ensure_future(pager.ahead_ready())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not waiting.done()  # page 2 is on its way, stalled
+    server.release.set()
+    await waiting
+    assert server.log == ["start 1", "end 1", "start 2", "end 2"]  # arrived, page 3 not asked
+    second = await anext(batches)
+    assert [f.file_id for f in second] == [f.file_id for f in server.files[3:6]]
+    await pager.aclose()
+    await batches.aclose()  # type: ignore[attr-defined]
+    assert client_tasks() == set()
+
+
+async def test_ahead_ready_does_not_raise_for_a_failed_read_ahead() -> None:
+    async def fetch(request: Request) -> Page[File]:
+        if dict(request.params).get("after"):
+            raise ValueError("page 2 failed")
+        files = FakeServer(pages=1).files
+        return Page(data=files, first_id=files[0].file_id, last_id=files[-1].file_id, has_more=True)
+
+    pager = AsyncPager(fetch, CursorWalk(limit=3))
+    batches = pager.batches()
+    await anext(batches)
+    await pager.ahead_ready()
+    with pytest.raises(ValueError, match="page 2 failed"):
+        await anext(batches)
+    await pager.aclose()
+    assert client_tasks() == set()
+
+
+async def test_a_fetch_may_return_any_awaitable() -> None:
+    server = FakeServer(pages=2)
+
+    def fetch(request: Request) -> asyncio.Future[Page[File]]:
+        return asyncio.ensure_future(server.fetch(request))  # a future, not a coroutine
+
+    pager = AsyncPager(fetch, CursorWalk(limit=3))
+    assert [f.file_id async for f in pager] == [f.file_id for f in server.files]

@@ -303,3 +303,74 @@ async def test_presigned_requests_bypass_a_borrowed_session(mocked: aioresponses
             assert not bare.headers
         assert bare.closed
         assert not session.closed
+
+
+def test_request_ids_are_version_4_uuids() -> None:
+    import uuid
+
+    from qoder_files._transport import new_request_id
+
+    ids = {new_request_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for text in list(ids)[:200]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+
+
+async def test_each_request_sends_one_request_id_over_any_default(mocked: aioresponses) -> None:
+    url = re.compile(r".*/files.*")
+    mocked.get(url, payload=EMPTY)
+    mocked.get(url, payload=EMPTY)
+    defaults = {"x-request-id": "mine", "accept": "text/plain", "X-Trace": "t1"}
+    async with AsyncClient(TOKEN, base_url=BASE, default_headers=defaults) as c:
+        await c.get_page()
+        await c.get_page()
+        first, second = (call.kwargs["headers"] for call in calls(mocked))
+        # what aiohttp sends: the headers merged case-insensitively, later ones winning
+        sent = [c._transport._get_session()._prepare_headers(h) for h in (first, second)]
+    for headers in sent:
+        assert len(headers.getall("x-request-id")) == 1
+        assert headers["x-request-id"] != "mine"
+        assert re.fullmatch(r"[0-9a-f-]{36}", headers["x-request-id"])
+        assert headers["Authorization"] == f"Bearer {TOKEN}"
+        assert headers["X-Trace"] == "t1"
+        assert headers.getall("Accept") == ["text/plain"]  # the caller's default wins
+    assert sent[0]["x-request-id"] != sent[1]["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("exception", "cls", "message"),
+    [
+        (TimeoutError(), "APITimeoutError", "GET files: no complete response within 30 s"),
+        (
+            aiohttp.ClientPayloadError("boom"),
+            "APIConnectionError",
+            "GET files: the response body was cut off before it was complete",
+        ),
+        (
+            aiohttp.ServerDisconnectedError(),
+            "APIConnectionError",
+            "GET files: connection failed (ServerDisconnectedError: Server disconnected)",
+        ),
+        (
+            ConnectionResetError(),
+            "APIConnectionError",
+            "GET files: connection failed (ConnectionResetError: ConnectionResetError)",
+        ),
+    ],
+)
+async def test_attempt_errors_are_translated(
+    mocked: aioresponses, exception: Exception, cls: str, message: str
+) -> None:
+    mocked.get(re.compile(r".*/files.*"), exception=exception)
+    async with AsyncClient(TOKEN, base_url=BASE, max_retries=0) as c:
+        with pytest.raises(APIConnectionError) as info:
+            await c.get_page()
+    assert type(info.value).__name__ == cls
+    assert info.value.message == message
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
+    assert info.value.request_id is not None
+    assert re.fullmatch(r"[0-9a-f-]{36}", info.value.request_id)
