@@ -201,7 +201,7 @@ class Transport:
     def _form(self, request: Request) -> aiohttp.FormData | None:
         if request.form is None:
             return None
-        form = aiohttp.FormData()
+        form = aiohttp.FormData(quote_fields=False)
         for field in request.form:
             value = field.value
             if hasattr(value, "seek"):

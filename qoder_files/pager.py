@@ -91,8 +91,10 @@ class AsyncPager:
         return self._walk.direction
 
     def _start(self) -> None:
-        if self._started and not self._closed:
-            raise RuntimeError("a pager can be iterated only once; start a new listing")
+        if self._started:
+            raise RuntimeError(
+                "a pager can be iterated only once; continue with a new listing from its cursor"
+            )
         self._started = True
 
     async def _next_batch(self) -> tuple[Page[File], list[File]] | None:
@@ -182,9 +184,8 @@ class AsyncPager:
             self._cancel_ahead()
 
     def __aiter__(self) -> AsyncIterator[File]:
-        if self._iterator is None:
-            self._start()
-            self._iterator = self._items()
+        self._start()
+        self._iterator = self._items()
         return self._iterator
 
     async def pages(self) -> AsyncIterator[Page[File]]:

@@ -781,3 +781,9 @@ async def test_large_in_memory_uploads_stream_without_warnings(client: AsyncClie
         stored = await client.upload_file(source, filename="big.bin", purpose="tool_output")
         assert stored.size_bytes == len(data)
         assert await client.download_file(stored.file_id) == data
+
+
+@pytest.mark.parametrize("name", ["my notes é.md", "résumé.txt", "100% done.txt", "a,b;c.csv"])
+async def test_filenames_are_sent_as_they_are(client: AsyncClient, name: str) -> None:
+    stored = await client.upload_file(b"hi", filename=name)
+    assert stored.filename == name

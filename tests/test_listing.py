@@ -385,6 +385,10 @@ async def test_a_pager_is_used_once(client: AsyncClient) -> None:
     assert len([f async for f in pager]) == 3
     with pytest.raises(RuntimeError, match="only once"):
         [p async for p in pager.pages()]
+    with pytest.raises(RuntimeError, match="only once"):
+        [f async for f in pager]
+    with pytest.raises(RuntimeError, match="only once"):
+        await pager.collect()
     assert "forward" in repr(pager)
 
 
@@ -393,8 +397,12 @@ async def test_closed_pager_ends_iteration(client: AsyncClient) -> None:
         async for _ in pager:
             break
     assert "closed" in repr(pager)
-    assert [f async for f in pager] == []
+    with pytest.raises(RuntimeError, match="only once"):
+        [f async for f in pager]
     await pager.aclose()
+    never_used = client.list_files(limit=5)
+    await never_used.aclose()
+    assert [f async for f in never_used] == []
 
 
 async def test_client_close_cancels_read_ahead(emulator: FilesEmulator, base_url: str) -> None:
