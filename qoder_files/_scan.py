@@ -28,7 +28,7 @@ from typing import Any, cast
 
 from ._wire import check_limit, check_max_items, check_purpose
 from .models import File, Page, Purpose
-from .pager import AsyncPager, Fetch
+from .pager import AsyncPager, Fetch, _retrieve
 
 __all__ = ["AsyncScan", "bounded", "check_concurrency", "check_purposes", "check_scan_limit"]
 
@@ -78,12 +78,6 @@ def bounded(fetch: Fetch, concurrency: int) -> Fetch:
             return await fetch(request)
 
     return limited
-
-
-def _retrieve(task: asyncio.Future[Any]) -> None:
-    # A failed fill whose error is not the one raised must not log "never retrieved".
-    if not task.cancelled():
-        task.exception()
 
 
 class _Stream:
