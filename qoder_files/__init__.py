@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ._convert import converter
 from ._cursor import Direction
 from ._retry import RetryPolicy
+from ._seam import AsyncTransport, HTTPRequest, HTTPResponse
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -25,6 +26,7 @@ from .errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     FeatureNotAvailableError,
     GoneError,
@@ -35,6 +37,7 @@ from .errors import (
     PermissionDeniedError,
     QoderError,
     RateLimitError,
+    RedirectError,
 )
 from .models import DownloadLink, File, Page, Purpose
 
@@ -51,15 +54,19 @@ __all__ = [
     "AsyncClient",
     "AsyncPager",
     "AsyncScan",
+    "AsyncTransport",
     "AuthenticationError",
     "BadRequestError",
     "Client",
+    "ClientClosedError",
     "ConflictError",
     "Direction",
     "DownloadLink",
     "FeatureNotAvailableError",
     "File",
     "GoneError",
+    "HTTPRequest",
+    "HTTPResponse",
     "InternalServerError",
     "InvalidResponseError",
     "NotFoundError",
@@ -69,6 +76,7 @@ __all__ = [
     "Purpose",
     "QoderError",
     "RateLimitError",
+    "RedirectError",
     "RetryPolicy",
     "SyncPager",
     "__version__",

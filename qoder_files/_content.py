@@ -23,17 +23,17 @@ import logging
 import mimetypes
 import os
 import secrets
-import uuid
+import stat
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any, Protocol, TypeAlias
 
 import attrs
 
-from . import _transport, _wire, _wire_files
-from ._transport import Transport
+from . import _wire, _wire_files
+from ._seam import HTTPResponse
+from ._sender import Follow, Retry, Sender, new_request_id
 from ._wire import Request, Response
-from .errors import APIConnectionError
 from .models import DownloadLink
 
 __all__ = [
@@ -80,6 +80,10 @@ DownloadTarget: TypeAlias = "str | os.PathLike[str] | BinaryWriter"
 
 DEFAULT_UPLOAD_NAME = "upload.bin"
 MAX_REDIRECTS = 5
+_ERROR_BODY_BYTES = 64 * 1024
+# A temporary name is ".<name>.<8 hex>.part": 15 bytes around the name, within the 255 bytes
+# most file systems allow for one name.
+_TEMP_NAME_BYTES = 200
 
 # Documented text types first, so common names get the same type on every machine (the
 # system's mime.types disagrees across hosts, e.g. on ``.md`` and ``.ts``).
@@ -276,9 +280,18 @@ def _replacing(dest: str) -> Iterator[IO[bytes]]:
     if os.path.isdir(dest):
         raise ValueError(f"dest must be a file path, not a directory: {dest!r}")
     directory, name = os.path.split(os.path.abspath(dest))
-    temp = os.path.join(directory, f".{name[:200]}.{secrets.token_hex(4)}.part")
+    # Bounded in bytes, not characters: a name of 3-byte characters is three times longer.
+    stem = os.fsencode(name)[:_TEMP_NAME_BYTES].decode("utf-8", "ignore")
+    temp = os.path.join(directory, f".{stem}.{secrets.token_hex(4)}.part")
     out = open(temp, "xb")  # noqa: SIM115 - closed below, before the rename
     try:
+        try:
+            mode = os.stat(dest).st_mode
+        except FileNotFoundError:
+            pass
+        else:
+            if stat.S_ISREG(mode):  # the replaced file keeps its permission bits
+                os.chmod(temp, stat.S_IMODE(mode))
         with out:
             yield out
         os.replace(temp, dest)
@@ -292,7 +305,10 @@ def _replacing(dest: str) -> Iterator[IO[bytes]]:
 def _open_dest(dest: object) -> Iterator[BinaryWriter]:
     """The stream to write a download into, for a path or a binary file object."""
     if isinstance(dest, str | os.PathLike):
-        with _replacing(os.fsdecode(os.fspath(dest))) as out:
+        path = os.fsdecode(os.fspath(dest))
+        if not path:
+            raise ValueError("dest must be a non-empty path, got ''")
+        with _replacing(path) as out:
             yield out
         return
     if isinstance(dest, io.TextIOBase):
@@ -304,8 +320,60 @@ def _open_dest(dest: object) -> Iterator[BinaryWriter]:
     yield dest  # type: ignore[misc]  # duck-typed: it has write()
 
 
+class _Download:
+    """The retry loop's step for one presigned fetch: stream a 2xx body into the sink.
+
+    A redirect from storage is followed (to a checked URL; no token travels), and a link that
+    storage refuses as expired is replaced by a fresh one, once per download; neither counts
+    as a retry. The policy's statuses are retried like any API request.
+    """
+
+    def __init__(
+        self,
+        fetch_link: Callable[[], Awaitable[DownloadLink]],
+        write: Callable[[bytes], object],
+        *,
+        chunk_size: int,
+        retry_statuses: frozenset[int],
+        request_id: str,
+        refreshed: bool,
+    ) -> None:
+        self._fetch_link = fetch_link
+        self._write = write
+        self._chunk_size = chunk_size
+        self._retry_statuses = retry_statuses
+        self._request_id = request_id
+        self._refreshed = refreshed
+        self._redirects = 0
+
+    async def __call__(self, request: Request, response: HTTPResponse) -> Retry | Follow | None:
+        if 200 <= response.status < 300:
+            async for chunk in response.iter_bytes(self._chunk_size):
+                self._write(chunk)
+            return None
+        # Storage error documents are short: keep the start of one, never all of it.
+        body = (await response.read(_ERROR_BODY_BYTES))[:_ERROR_BODY_BYTES]
+        failure = Response(
+            status=response.status, headers=response.headers, body=body, request_id=self._request_id
+        )
+        follow = _wire_files.presigned_redirect(failure, request)
+        if follow is not None and self._redirects < MAX_REDIRECTS:
+            self._redirects += 1
+            return Follow(follow)
+        if not self._refreshed and _wire_files.is_expired_link_response(failure):
+            self._refreshed = True
+            link = await self._fetch_link()
+            return Follow(_wire_files.presigned_request(link.url))
+        error = _wire_files.storage_error(failure)
+        if failure.status in self._retry_statuses:
+            return Retry(
+                error, f"status {failure.status}", _wire.parse_retry_after(failure.headers)
+            )
+        raise error
+
+
 async def download(
-    transport: Transport,
+    sender: Sender,
     fetch_link: Callable[[], Awaitable[DownloadLink]],
     dest: object,
     *,
@@ -318,110 +386,32 @@ async def download(
     ``fetch_link`` asks the API for a (fresh) link. ``dest`` is ``None`` (the bytes are
     returned), a path (written through a temporary file, then renamed over it) or a binary
     file object (written from its current position). The destination is checked, and a
-    temporary file created, before any request.
+    temporary file created, before any request. The fetch goes through the sender's one
+    retry loop: connection errors, timeouts, cut-off bodies and the policy's statuses are
+    retried within ``max_retries``, each retry starting the content over.
     """
     buffer = io.BytesIO()  # where the content goes when there is no dest
     with contextlib.nullcontext(buffer) if dest is None else _open_dest(dest) as out:
-        await _stream(
-            transport,
+        sink = _Sink(out)
+        link = await fetch_link()
+        refreshed = False
+        if _wire_files.link_expired(link, datetime.now(UTC)):
+            link, refreshed = await fetch_link(), True
+        request_id = new_request_id()
+        step = _Download(
             fetch_link,
-            _Sink(out),
+            sink.write,
             chunk_size=chunk_size,
+            retry_statuses=sender.retry.retry_statuses,
+            request_id=request_id,
+            refreshed=refreshed,
+        )
+        await sender.run(
+            _wire_files.presigned_request(link.url),
+            step,
+            request_id=request_id,
             timeout=timeout,
             max_retries=max_retries,
+            can_resend=sink.rewind,
         )
     return buffer.getvalue() if dest is None else None
-
-
-async def _stream(
-    transport: Transport,
-    fetch_link: Callable[[], Awaitable[DownloadLink]],
-    sink: _Sink,
-    *,
-    chunk_size: int,
-    timeout: float | None,
-    max_retries: int | None,
-) -> None:
-    """Fetch the presigned URL into ``sink``, with the transport's retry budget.
-
-    A link already past its ``expires_at``, or one storage refuses as expired, is replaced by
-    a fresh one, once per download. Redirects from storage are followed (no token travels).
-    Neither counts as a retry; connection errors, timeouts, cut-off bodies and the policy's
-    statuses do, exactly as for API requests.
-    """
-    retries = transport.max_retries if max_retries is None else max_retries
-    link = await fetch_link()
-    refreshed = False
-    if _wire_files.link_expired(link, datetime.now(UTC)):
-        link, refreshed = await fetch_link(), True
-    request = _wire_files.presigned_request(link.url)
-    request_id = str(uuid.uuid4())
-    retry = redirects = 0
-    while True:
-        hinted: float | None = None
-        try:
-            failure = await _attempt(
-                transport, request, request_id, sink, chunk_size=chunk_size, timeout=timeout
-            )
-        except APIConnectionError as exc:
-            if retry >= retries or not sink.rewind():
-                raise
-            reason = exc.message
-        else:
-            if failure is None:
-                return
-            follow = _wire_files.presigned_redirect(failure, request)
-            if follow is not None and redirects < MAX_REDIRECTS:
-                request, redirects = follow, redirects + 1
-                continue
-            if not refreshed and _wire_files.is_expired_link_response(failure):
-                link, refreshed = await fetch_link(), True
-                request = _wire_files.presigned_request(link.url)
-                continue
-            hinted = _wire.parse_retry_after(failure.headers)
-            if (
-                failure.status not in transport.retry.retry_statuses
-                or retry >= retries
-                or (hinted is not None and hinted > transport.retry.max_wait)
-            ):
-                raise _wire_files.storage_error(failure)
-            reason = f"status {failure.status}"
-        retry += 1
-        wait = transport.backoff(retry) if hinted is None else hinted
-        logger.info(
-            "retrying the download from a presigned URL in %.2f s after %s "
-            "(retry %d of %d, request id %s)",
-            wait,
-            reason,
-            retry,
-            retries,
-            request_id,
-        )
-        await _transport._sleep(wait)
-
-
-async def _attempt(
-    transport: Transport,
-    request: Request,
-    request_id: str,
-    sink: _Sink,
-    *,
-    chunk_size: int,
-    timeout: float | None,
-) -> Response | None:
-    """One GET of the presigned URL: ``None`` once the body is written, else the failure."""
-    what = transport.describe_request(request)
-    seconds = transport.timeout if timeout is None else timeout
-    async with transport.open(request, request_id, timeout) as response:
-        if not 200 <= response.status < 300:
-            with transport.translate_errors(what, request_id, seconds):
-                body = await response.read()
-            return Response(
-                status=response.status, headers=response.headers, body=body, request_id=request_id
-            )
-        while True:
-            with transport.translate_errors(what, request_id, seconds):
-                chunk = await response.content.read(chunk_size)
-            if not chunk:
-                return None
-            sink.write(chunk)

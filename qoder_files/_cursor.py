@@ -9,7 +9,9 @@ Pure: it takes pages and hands out requests, and never awaits. Rules it keeps:
 - items come back in the order of travel: forward pages as sent, backward pages reversed;
 - ``max_items`` is exact: the last request asks only for the remainder and a longer page is cut;
 - the walk never stops silently: ``has_more`` without a usable cursor, or a cursor this walk has
-  already sent, raises ``PaginationError``.
+  already sent, raises ``PaginationError``;
+- the walk never spins: more than ``MAX_EMPTY_PAGES`` empty pages in a row that still say
+  ``has_more`` raise ``PaginationError`` (a server handing out fresh cursors forever).
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from ._wire import Request, list_request
 from .errors import PaginationError
 from .models import File, Page, Purpose
 
-__all__ = ["DEFAULT_LIMIT", "CursorWalk", "Direction"]
+__all__ = ["DEFAULT_LIMIT", "MAX_EMPTY_PAGES", "CursorWalk", "Direction"]
 
 DEFAULT_LIMIT = 20
 """The server's page size when ``limit`` is not sent."""
+
+MAX_EMPTY_PAGES = 100
+"""Consecutive empty pages with ``has_more`` that a walk accepts before it gives up."""
 
 
 class Direction(enum.Enum):
@@ -42,6 +47,7 @@ class CursorWalk:
     """
 
     __slots__ = (
+        "_empty",
         "_limit",
         "_next",
         "_purpose",
@@ -71,6 +77,7 @@ class CursorWalk:
         self.unbounded = max_items is None
         self._next = self.start
         self._sent: set[str] = set()
+        self._empty = 0  # empty pages in a row that said has_more
 
     def next_request(self) -> Request | None:
         """The next request to send, or ``None`` when the walk has ended."""
@@ -106,6 +113,16 @@ class CursorWalk:
         if not page.has_more:
             self.done = True
             return items
+        if data:
+            self._empty = 0
+        else:
+            self._empty += 1
+            if self._empty > MAX_EMPTY_PAGES:
+                self.done = True
+                raise PaginationError(
+                    f"the server sent {self._empty} empty pages in a row, each saying has_more; "
+                    f"giving up instead of looping (request id {page.request_id})"
+                )
         if backward:
             cursor = page.first_id or (data[0].file_id if data else None)
         else:

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any, cast
 
 from ._wire import check_limit, check_max_items, check_purpose
+from .errors import ClientClosedError
 from .models import File, Page, Purpose
 from .pager import AsyncPager, Fetch, _retrieve
 
@@ -218,9 +219,12 @@ class AsyncScan:
         remaining = self._max_items
         try:
             needy = streams
-            while not self._closed:
-                if needy and not await self._fill(needy):
-                    return
+            while True:
+                if self._closed or (needy and not await self._fill(needy)):
+                    raise ClientClosedError(
+                        "the scan was closed before it was complete (by aclose() of the scan "
+                        "or of its client)"
+                    )
                 batch = _merge(streams)
                 if remaining is not None:
                     if len(batch) >= remaining:

@@ -18,7 +18,7 @@ import http
 import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
@@ -29,6 +29,7 @@ from .errors import (
     FeatureNotAvailableError,
     InvalidResponseError,
     RateLimitError,
+    RedirectError,
     error_class_for_status,
 )
 from .models import DownloadLink, File, Page, Purpose
@@ -44,17 +45,22 @@ __all__ = [
     "check_cursor",
     "check_limit",
     "check_max_items",
+    "check_presigned_url",
+    "check_proxy",
     "check_purpose",
+    "check_status",
     "decipher_delete",
     "decipher_download_link",
     "decipher_file",
     "decipher_page",
+    "decipher_upload",
     "decode_json",
     "error_from_response",
     "get_header",
     "list_request",
     "mask_token",
     "parse_retry_after",
+    "redirect_error",
     "response_request_id",
 ]
 
@@ -257,9 +263,52 @@ def decode_json(response: Response) -> Any:
         ) from None
 
 
-def _decipher(response: Response, build: Callable[[Any, str | None], T], what: str) -> T:
-    if response.status >= 400:
+def redirect_error(response: Response) -> RedirectError:
+    """A 3xx answer to an API call: never followed (it would carry the token elsewhere)."""
+    location = get_header(response.headers, "Location")
+    where = f" to {location}" if location else " without a Location"
+    return RedirectError(
+        f"the API answered with a redirect{where}, which API calls never follow",
+        status_code=response.status,
+        location=location,
+        request_id=response_request_id(response),
+    )
+
+
+def check_status(response: Response, success: frozenset[int], what: str) -> None:
+    """Raise unless ``response.status`` is one of the statuses that mean success for a verb.
+
+    An error status maps to its ``APIError``, a redirect to ``RedirectError``, and any other
+    status (an unexpected 2xx) to ``InvalidResponseError``.
+    """
+    status = response.status
+    if status in success:
+        return
+    if status >= 400:
         raise error_from_response(response)
+    if 300 <= status < 400:
+        raise redirect_error(response)
+    raise InvalidResponseError(
+        f"the server answered a {what} request with status {status}, which it never sends "
+        "for success",
+        status_code=status,
+        request_id=response_request_id(response),
+        body=_snippet(response.body),
+    )
+
+
+_OK = frozenset({200})
+_UPLOADED = frozenset({200, 201})
+_DELETED = frozenset({200, 202, 204})
+
+
+def _decipher(
+    response: Response,
+    build: Callable[[Any, str | None], T],
+    what: str,
+    success: frozenset[int] = _OK,
+) -> T:
+    check_status(response, success, what)
     payload = decode_json(response)
     request_id = response_request_id(response)
     try:
@@ -280,8 +329,15 @@ def decipher_page(response: Response) -> Page[File]:
 
 
 def decipher_file(response: Response) -> File:
-    """Read a single-file response into a ``File``."""
+    """Read a single-file response (200) into a ``File``."""
     return _decipher(response, lambda obj, _: _convert.structure_file(obj), "file object")
+
+
+def decipher_upload(response: Response) -> File:
+    """Read an upload's answer (201, or 200 from newer servers) into a ``File``."""
+    return _decipher(
+        response, lambda obj, _: _convert.structure_file(obj), "file object", _UPLOADED
+    )
 
 
 def decipher_download_link(response: Response) -> DownloadLink:
@@ -297,15 +353,53 @@ def decipher_download_link(response: Response) -> DownloadLink:
         if location and not payload.get("url"):
             payload = {**payload, "url": location}
         response = attrs.evolve(response, status=200, body=_convert.dumps(payload).encode())
-    return _decipher(
+    link = _decipher(
         response, lambda obj, _: _convert.structure_download_link(obj), "download link"
     )
+    check_presigned_url(link.url, response)
+    return link
 
 
 def decipher_delete(response: Response) -> None:
-    """A delete succeeds with 204 (empty) or 200 ``{id, type: "file_deleted"}``."""
-    if response.status >= 400:
-        raise error_from_response(response)
+    """A delete succeeds with 204 (empty), 202, or 200 (``{id, type: "file_deleted"}``)."""
+    check_status(response, _DELETED, "delete")
+
+
+def _without_secrets(url: str) -> str:
+    """``url`` without its query, fragment and credentials (a presigned URL's signature)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an unreadable URL)"
+    return urlunsplit((parts.scheme, host + port, parts.path, "", "")) or "(an empty URL)"
+
+
+def check_presigned_url(url: str, response: Response) -> None:
+    """Refuse a download link that is not ``https`` (or ``http`` to loopback) with a host.
+
+    Raises:
+        InvalidResponseError: the link would send the content in clear text, or is not an
+            absolute URL; the message shows the link without its query (the signature).
+    """
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        parts, host = None, ""
+    if (
+        parts is not None
+        and host
+        and (parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host)))
+    ):
+        return
+    raise InvalidResponseError(
+        "the server sent a download link that is not an https URL with a host "
+        f"(plain http only to loopback): {_without_secrets(url)}",
+        status_code=response.status,
+        request_id=response_request_id(response),
+    )
 
 
 # --- client configuration ---------------------------------------------------------------------
@@ -338,6 +432,29 @@ def check_base_url(base_url: object) -> str:
             f"got {base_url!r}"
         )
     return base_url.strip().rstrip("/")
+
+
+def check_proxy(proxy: object) -> str | None:
+    """``proxy`` must be ``None`` or an ``http``/``https`` URL with a host.
+
+    The message of a refusal never shows the URL's credentials.
+    """
+    if proxy is None:
+        return None
+    if not isinstance(proxy, str) or not proxy.strip():
+        raise ValueError(
+            f"proxy must be a proxy URL string such as http://host:3128, got {proxy!r}"
+        )
+    try:
+        parts = urlsplit(proxy.strip())
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise ValueError(
+            f"proxy must be an http(s) URL with a host, got {_without_secrets(proxy)!r}"
+        )
+    return proxy.strip()
 
 
 def mask_token(token: str) -> str:

@@ -17,7 +17,15 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
 
-from ._wire import REDIRECT_STATUSES, FormField, Request, Response, error_from_response, get_header
+from ._wire import (
+    REDIRECT_STATUSES,
+    FormField,
+    Request,
+    Response,
+    check_presigned_url,
+    error_from_response,
+    get_header,
+)
 from .errors import APIError, RateLimitError
 from .models import DownloadLink, Purpose
 
@@ -167,7 +175,9 @@ def presigned_redirect(response: Response, request: Request) -> Request | None:
     location = get_header(response.headers, "Location")
     if not location:
         return None
-    return presigned_request(urljoin(request.url or "", location))
+    target = urljoin(request.url or "", location)
+    check_presigned_url(target, response)
+    return presigned_request(target)
 
 
 def link_expired(link: DownloadLink, now: datetime) -> bool:

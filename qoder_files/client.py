@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import sys
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, overload
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, overload
 
 from . import _content, _scan, _wire, _wire_files
 from ._content import DownloadTarget, UploadSource
 from ._cursor import CursorWalk
 from ._retry import RetryPolicy
-from ._transport import Transport
+from ._seam import AsyncTransport
+from ._sender import DEFAULT_MAX_RESPONSE_BYTES, Sender
+from ._version import __version__
 from ._wire import Request
 from .models import DownloadLink, File, Page, Purpose
 from .pager import AsyncPager
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["AsyncClient"]
 
@@ -73,10 +77,22 @@ class AsyncClient:
         rate_limit: Requests per second shared by everything this client sends, or ``None``.
         retry: Backoff and ``Retry-After`` settings; ``None`` for the defaults.
         default_headers: Extra headers sent with every API request (never to presigned URLs).
-        session: A caller-owned ``aiohttp.ClientSession`` to use; it is never closed by us.
+        session: A caller-owned ``aiohttp.ClientSession`` to use for API requests; it is
+            never closed by us, and presigned downloads never go through it.
+        proxy: A proxy URL (``http://host:port``) for every request, downloads included.
+            ``None`` honours ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` from the environment.
+        max_response_bytes: The largest API response body read into memory, after
+            decompression (32 MiB by default); a larger one raises ``InvalidResponseError``.
+            Downloads stream and are not bound by it.
+        transport: Any object implementing ``AsyncTransport`` (such as
+            ``qoder_files.testing.MockTransport``) to send every request through, instead of
+            the built-in aiohttp transport. It also carries presigned downloads.
 
     Raises:
         ValueError: the token is missing or blank, or another argument is invalid.
+
+    A client may be used from one event loop after another (say, two ``asyncio.run()``
+    calls): each loop gets its own connection pool, closed when that loop shuts down.
 
     Example::
 
@@ -96,6 +112,9 @@ class AsyncClient:
         retry: RetryPolicy | None = None,
         default_headers: dict[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
+        proxy: str | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        transport: AsyncTransport | None = None,
     ) -> None:
         if token is None:
             token = os.environ.get("QODER_PAT")
@@ -112,17 +131,48 @@ class AsyncClient:
         )
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValueError(f"retry must be a RetryPolicy or None, got {retry!r}")
+        checked_proxy = _wire.check_proxy(proxy)
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise ValueError(
+                f"max_response_bytes must be a positive integer, got {max_response_bytes!r}"
+            )
+        if transport is not None:
+            if session is not None or proxy is not None:
+                raise ValueError("transport cannot be combined with session or proxy")
+            if not isinstance(transport, AsyncTransport):
+                raise ValueError(
+                    "transport must have async handle(request) and aclose() methods, "
+                    f"got {type(transport).__name__}"
+                )
         _configure_logging_from_env()
         self._masked_token = _wire.mask_token(token)
-        self._transport = Transport(
+        user_agent = f"qoder-files/{__version__} python/{platform.python_version()}"
+        content_transport: AsyncTransport | None = None
+        if transport is None:
+            from ._aiohttp import USER_AGENT_SUFFIX, AiohttpTransport  # noqa: PLC0415 - lazy
+
+            user_agent = f"qoder-files/{__version__} {USER_AGENT_SUFFIX}"
+            transport = AiohttpTransport(session=session, proxy=checked_proxy)
+            if session is not None:
+                # Presigned URLs never go through a borrowed session: its default headers or
+                # cookies could carry credentials to the storage host.
+                content_transport = AiohttpTransport(proxy=checked_proxy)
+        self._sender = Sender(
             base_url=base_url,
             token=token,
+            transport=transport,
+            content_transport=content_transport,
+            user_agent=user_agent,
             timeout=float(timeout),
             max_retries=max_retries,
             retry=retry or RetryPolicy(),
             rate_limit=rate_limit,
             default_headers=default_headers,
-            session=session,
+            max_response_bytes=max_response_bytes,
         )
         self._pagers: weakref.WeakSet[AsyncPager | _scan.AsyncScan] = weakref.WeakSet()
 
@@ -132,7 +182,7 @@ class AsyncClient:
     @property
     def base_url(self) -> str:
         """The API root this client talks to."""
-        return self._transport.base_url.rstrip("/")
+        return self._sender.base_url.rstrip("/")
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -140,7 +190,7 @@ class AsyncClient:
         """Cancel every open pager's read-ahead, then close the HTTP session. Idempotent."""
         for pager in list(self._pagers):
             await pager.aclose()
-        await self._transport.aclose()
+        await self._sender.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -273,10 +323,10 @@ class AsyncClient:
     ) -> Callable[[Request], Awaitable[Page[File]]]:
         """How every listing call fetches a page, with its overrides (checked here, once)."""
         options = self._options(timeout, max_retries)
-        transport = self._transport
+        sender = self._sender
 
         async def fetch(request: Request) -> Page[File]:
-            return await transport.send(request, _wire.decipher_page, **options)
+            return await sender.send(request, _wire.decipher_page, **options)
 
         return fetch
 
@@ -303,7 +353,7 @@ class AsyncClient:
             APIConnectionError: no complete answer, after every retry.
         """
         request = _wire_files.file_request(_wire_files.check_file_id(file_id))
-        return await self._transport.send(
+        return await self._sender.send(
             request, _wire.decipher_file, **self._options(timeout, max_retries)
         )
 
@@ -372,7 +422,7 @@ class AsyncClient:
                 metadata=metadata_json,
                 idempotency_key=key,
             )
-            return await self._transport.send(request, _wire.decipher_file, **options)
+            return await self._sender.send(request, _wire.decipher_upload, **options)
 
     async def get_download_url(
         self, file_id: str, *, timeout: float | None = None, max_retries: int | None = None
@@ -401,7 +451,7 @@ class AsyncClient:
             APIConnectionError: no complete answer, after every retry.
         """
         request = _wire_files.content_request(_wire_files.check_file_id(file_id))
-        return await self._transport.send(
+        return await self._sender.send(
             request, _wire.decipher_download_link, **self._options(timeout, max_retries)
         )
 
@@ -484,7 +534,7 @@ class AsyncClient:
             return await self.get_download_url(checked_id, **options)
 
         return await _content.download(
-            self._transport, fetch_link, dest, chunk_size=checked_chunk_size, **options
+            self._sender, fetch_link, dest, chunk_size=checked_chunk_size, **options
         )
 
     async def delete_file(
@@ -519,7 +569,7 @@ class AsyncClient:
         checked_id = _wire_files.check_file_id(file_id)
         key = _wire_files.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
         request = _wire_files.delete_request(checked_id, idempotency_key=key)
-        await self._transport.send(
+        await self._sender.send(
             request, _wire.decipher_delete, **self._options(timeout, max_retries)
         )
 

@@ -7,6 +7,7 @@ exception escapes a public call. Bad arguments are the exception: they raise ``V
 ```
 QoderError
 ├── APIError              status_code, type, message, param, request_id, body
+│   ├── RedirectError             3xx, never followed (location)
 │   ├── BadRequestError           400
 │   ├── AuthenticationError       401
 │   ├── PermissionDeniedError     403
@@ -18,8 +19,11 @@ QoderError
 │   └── FeatureNotAvailableError  501 (feature, available_from)
 ├── APIConnectionError    network failure, reset, DNS, a body cut off mid-read
 │   └── APITimeoutError
-├── InvalidResponseError  a complete 2xx body that is not the documented JSON
-└── PaginationError       a repeated cursor, or has_more without a cursor
+├── InvalidResponseError  a complete 2xx body that is not the documented JSON, a body
+│                         over the size limit, an unexpected success status, an unsafe link
+├── PaginationError       a repeated cursor, has_more without a cursor, endless empty pages
+└── ClientClosedError     the client was closed while a call or listing was under way
+                          (also a ``RuntimeError``)
 ```
 
 Messages are one readable line and end with the request id when there is one. This module is
@@ -36,6 +40,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "FeatureNotAvailableError",
     "GoneError",
@@ -46,6 +51,7 @@ __all__ = [
     "PermissionDeniedError",
     "QoderError",
     "RateLimitError",
+    "RedirectError",
     "error_class_for_status",
 ]
 
@@ -88,6 +94,19 @@ class APIError(QoderError):
         self.body = body
         kind = f" {type}" if type else ""
         super().__init__(_with_request_id(f"{status_code}{kind}: {message}", request_id))
+
+
+class RedirectError(APIError):
+    """3xx: the API answered with a redirect. API calls never follow one: it would carry the
+    token to wherever it points.
+
+    Attributes:
+        location: The ``Location`` header, or ``None`` when there was none.
+    """
+
+    def __init__(self, message: str, *, location: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.location = location
 
 
 class BadRequestError(APIError):
@@ -185,6 +204,14 @@ class InvalidResponseError(QoderError):
         self.request_id = request_id
         self.body = body
         super().__init__(_with_request_id(message, request_id))
+
+
+class ClientClosedError(QoderError, RuntimeError):
+    """The client was closed while this call or listing was under way.
+
+    A listing cut off this way raises instead of ending as if it were complete; its pager's
+    ``cursor`` is where a new listing can resume.
+    """
 
 
 class PaginationError(QoderError):

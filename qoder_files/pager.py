@@ -18,6 +18,7 @@ from typing import Any
 
 from ._cursor import CursorWalk, Direction
 from ._wire import Request
+from .errors import ClientClosedError
 from .models import File, Page
 
 __all__ = ["AsyncPager"]
@@ -97,10 +98,23 @@ class AsyncPager:
             )
         self._started = True
 
+    def _cut_off(self) -> ClientClosedError:
+        return ClientClosedError(
+            "the listing was closed before it was complete (by aclose() of the pager or of "
+            f"its client); resume from cursor {self._cursor!r}"
+        )
+
     async def _next_batch(self) -> tuple[Page[File], list[File]] | None:
-        """The next server page and its items in the order of travel, or ``None`` at the end."""
+        """The next server page and its items in the order of travel, or ``None`` at the end.
+
+        Raises:
+            ClientClosedError: the pager (or its client) was closed before the walk ended: a
+                cut-off listing must never look complete.
+        """
         if self._closed:
-            return None
+            if self._walk.done:
+                return None
+            raise self._cut_off()
         task, self._ahead = self._ahead, None
         if task is None:
             request = self._walk.next_request()
@@ -114,7 +128,7 @@ class AsyncPager:
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if self.closed and task.cancelled() and not (current and current.cancelling()):
-                return None  # closed under the caller: the walk simply ends
+                raise self._cut_off() from None  # closed under the caller
             raise
         finally:
             self._waiting = None
@@ -232,7 +246,10 @@ class AsyncPager:
         return task
 
     async def aclose(self) -> None:
-        """Stop the walk and cancel the read-ahead; idempotent. Iteration then ends."""
+        """Stop the walk and cancel the read-ahead; idempotent.
+
+        Iterating a listing closed before its end raises ``ClientClosedError``.
+        """
         self._closed = True
         waiting, self._waiting = self._waiting, None
         if waiting is not None:

@@ -34,9 +34,12 @@ from qoder_files import (
     RateLimitError,
     RetryPolicy,
 )
+from qoder_files._aiohttp import USER_AGENT_SUFFIX
 from qoder_files._content import UploadView, guess_mime_type
-from qoder_files._transport import USER_AGENT
+from qoder_files._version import __version__
 from qoder_files.testing import Fault, FilesEmulator, RecordedRequest
+
+USER_AGENT = f"qoder-files/{__version__} {USER_AGENT_SUFFIX}"
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 EXPIRED_BODY = b"<Error><Code>AccessDenied</Code><Message>Request has expired.</Message></Error>"
@@ -312,17 +315,13 @@ async def test_storage_errors_are_retried_or_raised(
         await client.download_file(file_id)
 
 
-async def test_storage_retry_after_is_waited(
-    client: AsyncClient, emulator: FilesEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from qoder_files import _transport
-
+async def test_storage_retry_after_is_waited(client: AsyncClient, emulator: FilesEmulator) -> None:
     waits: list[float] = []
 
     async def no_sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr(_transport, "_sleep", no_sleep)
+    client._sender.sleep = no_sleep
     emulator.add_fault(Fault.error(503, retry_after=2), route="download", times=1)
     await client.download_file(downloadable(emulator))
     assert waits == [2.0]

@@ -13,6 +13,7 @@ from qoder_files import (
     AsyncClient,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     Direction,
     FeatureNotAvailableError,
@@ -198,7 +199,7 @@ async def test_error_param_and_request_id_from_the_server(
 
     request = _wire.Request(method="GET", path="files", params=(("limit", "0"),))
     with pytest.raises(BadRequestError) as info:
-        await client._transport.send(request, _wire.decipher_page)
+        await client._sender.send(request, _wire.decipher_page)
     assert info.value.param == "limit"
     assert info.value.type == "invalid_request_error"
 
@@ -294,11 +295,7 @@ async def test_retry_after_longer_than_max_wait_raises_at_once(
     assert len(emulator.requests) == 1
 
 
-async def test_retry_after_is_honoured(
-    client: AsyncClient, emulator: FilesEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from qoder_files import _transport
-
+async def test_retry_after_is_honoured(client: AsyncClient, emulator: FilesEmulator) -> None:
     waits: list[float] = []
     real_sleep = asyncio.sleep
 
@@ -306,7 +303,7 @@ async def test_retry_after_is_honoured(
         waits.append(seconds)
         await real_sleep(0)
 
-    monkeypatch.setattr(_transport, "_sleep", fake_sleep)
+    client._sender.sleep = fake_sleep
     emulator.add_fault(Fault.error(503, retry_after="1.25"), route="list", times=1)
     emulator.add_fault(Fault.error(429, retry_after=0), route="list", start=2, times=1)
     page = await client.get_page(limit=5)
@@ -402,7 +399,8 @@ async def test_closed_pager_ends_iteration(client: AsyncClient) -> None:
     await pager.aclose()
     never_used = client.list_files(limit=5)
     await never_used.aclose()
-    assert [f async for f in never_used] == []
+    with pytest.raises(ClientClosedError, match="closed before it was complete"):
+        [f async for f in never_used]  # a closed listing never looks complete
 
 
 async def test_client_close_cancels_read_ahead(emulator: FilesEmulator, base_url: str) -> None:
@@ -440,7 +438,7 @@ async def test_wrong_token_is_authentication_error(emulator: FilesEmulator, base
 
 
 async def test_instant_retry_policy_for_the_suite_is_respected(client: AsyncClient) -> None:
-    assert client._transport.retry == RetryPolicy(backoff_base=0.0)
+    assert client._sender.retry == RetryPolicy(backoff_base=0.0)
 
 
 async def test_failed_collect_leaves_a_cursor_that_loses_nothing(
@@ -456,7 +454,7 @@ async def test_failed_collect_leaves_a_cursor_that_loses_nothing(
     assert [f.file_id for f in rest] == emulator.ids()[:100]
 
 
-async def test_client_close_ends_a_walk_waiting_on_its_first_page(
+async def test_client_close_cuts_off_a_walk_waiting_on_its_first_page(
     emulator: FilesEmulator, base_url: str
 ) -> None:
     emulator.add_fault(Fault.latency(5), route="list")
@@ -471,7 +469,8 @@ async def test_client_close_ends_a_walk_waiting_on_its_first_page(
     consumer = asyncio.create_task(consume())
     await asyncio.sleep(0.1)
     await c.aclose()
-    await asyncio.wait_for(consumer, 2)
+    with pytest.raises(ClientClosedError):
+        await asyncio.wait_for(consumer, 2)
     assert got == []
     assert "closed" in repr(pager)
 

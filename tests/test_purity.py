@@ -16,6 +16,7 @@ PURE = [
     "qoder_files._wire_files",
     "qoder_files._cursor",
     "qoder_files._retry",
+    "qoder_files._seam",
 ]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from qoder_files import AsyncClient, AuthenticationError, Client, File, SyncPager
+from qoder_files import AsyncClient, AuthenticationError, Client, ClientClosedError, File, SyncPager
 from qoder_files import sync as sync_module
 from qoder_files.pager import AsyncPager
 from qoder_files.testing import Fault, FilesEmulator
@@ -376,7 +376,8 @@ def test_with_and_close(client: Client, aclose_calls: list[AsyncPager]) -> None:
     assert len(aclose_calls) == 1
     pager.close()
     assert len(aclose_calls) == 1
-    assert list(pager) == []
+    with pytest.raises(ClientClosedError):
+        list(pager)  # closed before its end: it never looks complete
 
 
 def test_pages_are_the_servers_pages(served: Served, client: Client) -> None:
@@ -654,7 +655,7 @@ def test_no_task_outlives_a_listing_left_early_or_finished(
     assert len(aclose_calls) == 2
 
 
-def test_closing_the_client_ends_a_listing_waiting_for_its_next_page(served: Served) -> None:
+def test_closing_the_client_cuts_off_a_listing_waiting_for_its_next_page(served: Served) -> None:
     emulator, url = served
     c = Client(emulator.token, base_url=url)
     emulator.add_fault(Fault.latency(3), route="list", start=2, times=1)
@@ -662,7 +663,9 @@ def test_closing_the_client_ends_a_listing_waiting_for_its_next_page(served: Ser
     closer = threading.Timer(0.3, c.close)
     closer.start()
     started = time.monotonic()
-    seen.extend(c.list_files(limit=10))  # the close ends the walk: no error, no hang
+    pager = c.list_files(limit=10)
+    with pytest.raises(ClientClosedError):  # no hang, and never a complete-looking end
+        seen.extend(pager)
     closer.join()
     assert time.monotonic() - started < 2.5
     assert ids(seen) == emulator.ids()[:10]

@@ -19,10 +19,13 @@ from qoder_files import (
     InternalServerError,
     InvalidResponseError,
     RetryPolicy,
-    _transport,
 )
-from qoder_files._transport import USER_AGENT, RateLimiter
-from qoder_files._wire import Request, decipher_file, decipher_page
+from qoder_files._aiohttp import USER_AGENT_SUFFIX
+from qoder_files._sender import RateLimiter
+from qoder_files._version import __version__
+from qoder_files._wire import Request, decipher_file, decipher_page, decipher_upload
+
+USER_AGENT = f"qoder-files/{__version__} {USER_AGENT_SUFFIX}"
 
 BASE = "https://api.example.test/api/v1/cloud"
 TOKEN = "pt-0123456789abcdefSECRET"
@@ -43,17 +46,21 @@ def mocked() -> Iterator[aioresponses]:
         yield m
 
 
+class Sleeps(list[float]):
+    """Records the waits of the clients it is attached to, instead of sleeping."""
+
+    def attach(self, client: AsyncClient) -> AsyncClient:
+        async def fake_sleep(seconds: float) -> None:
+            self.append(seconds)
+            await asyncio.sleep(0)
+
+        client._sender.sleep = fake_sleep
+        return client
+
+
 @pytest.fixture
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def fake_sleep(seconds: float) -> None:
-        waits.append(seconds)
-        await real_sleep(0)
-
-    monkeypatch.setattr(_transport, "_sleep", fake_sleep)
-    return waits
+def no_sleep() -> Sleeps:
+    return Sleeps()
 
 
 def calls(m: aioresponses, method: str = "GET") -> list[Any]:
@@ -79,12 +86,12 @@ async def test_list_request_on_the_wire(mocked: aioresponses) -> None:
     assert page.request_id == "srv-9"
 
 
-async def test_retries_reuse_the_request_id(mocked: aioresponses, no_sleep: list[float]) -> None:
+async def test_retries_reuse_the_request_id(mocked: aioresponses, no_sleep: Sleeps) -> None:
     url = re.compile(r".*/files.*")
     mocked.get(url, status=503, body=b"")
     mocked.get(url, status=502, body=b"<html></html>")
     mocked.get(url, payload=EMPTY)
-    async with AsyncClient(TOKEN, base_url=BASE) as c:
+    async with no_sleep.attach(AsyncClient(TOKEN, base_url=BASE)) as c:
         await c.get_page()
     ids = {call.kwargs["headers"]["x-request-id"] for call in calls(mocked)}
     assert len(calls(mocked)) == 3
@@ -94,41 +101,41 @@ async def test_retries_reuse_the_request_id(mocked: aioresponses, no_sleep: list
     assert no_sleep[1] <= 1.0
 
 
-async def test_retry_budget_per_call_override(mocked: aioresponses, no_sleep: list[float]) -> None:
+async def test_retry_budget_per_call_override(mocked: aioresponses, no_sleep: Sleeps) -> None:
     url = re.compile(r".*/files.*")
     for _ in range(3):
         mocked.get(url, status=500, body=b"")
-    async with AsyncClient(TOKEN, base_url=BASE, max_retries=5) as c:
+    async with no_sleep.attach(AsyncClient(TOKEN, base_url=BASE, max_retries=5)) as c:
         with pytest.raises(InternalServerError):
             await c.get_page(max_retries=2)
     assert len(calls(mocked)) == 3
 
 
 async def test_undecodable_get_is_retried_then_raises(
-    mocked: aioresponses, no_sleep: list[float]
+    mocked: aioresponses, no_sleep: Sleeps
 ) -> None:
     url = re.compile(r".*/files.*")
     mocked.get(url, status=200, body=b'{"data": [')
     mocked.get(url, status=200, body=b"<html>proxy</html>")
-    async with AsyncClient(TOKEN, base_url=BASE, max_retries=1) as c:
+    async with no_sleep.attach(AsyncClient(TOKEN, base_url=BASE, max_retries=1)) as c:
         with pytest.raises(InvalidResponseError, match="not JSON"):
             await c.get_page()
     assert len(calls(mocked)) == 2
 
 
 async def test_writes_retry_only_with_an_idempotency_key(
-    mocked: aioresponses, no_sleep: list[float]
+    mocked: aioresponses, no_sleep: Sleeps
 ) -> None:
     url = f"{BASE}/files"
     mocked.post(url, status=503, body=b"")
-    async with AsyncClient(TOKEN, base_url=BASE) as c:
+    async with no_sleep.attach(AsyncClient(TOKEN, base_url=BASE)) as c:
         with pytest.raises(InternalServerError):
-            await c._transport.send(Request(method="POST", path="files"), decipher_file)
+            await c._sender.send(Request(method="POST", path="files"), decipher_file)
         assert len(calls(mocked, "POST")) == 1
         mocked.post(url, status=503, body=b"")
         mocked.post(url, status=201, payload=FILE)
         keyed = Request(method="POST", path="files", idempotency_key="key-1")
-        created = await c._transport.send(keyed, decipher_file)
+        created = await c._sender.send(keyed, decipher_upload)
     assert created.file_id == FILE["file_id"]
     posts = calls(mocked, "POST")
     assert len(posts) == 3
@@ -139,7 +146,7 @@ async def test_presigned_requests_carry_no_credentials(mocked: aioresponses) -> 
     presigned = "https://storage.example.test/files/abc?sig=1"
     mocked.get(presigned, body=b"content")
     async with AsyncClient(TOKEN, base_url=BASE, default_headers={"X-Trace": "t"}) as c:
-        body = await c._transport.send(
+        body = await c._sender.send(
             Request(method="GET", url=presigned), lambda response: response.body
         )
     assert body == b"content"
@@ -176,21 +183,18 @@ def test_client_can_be_built_outside_a_loop(mocked: aioresponses) -> None:
     assert asyncio.run(use()) == 0
 
 
-async def test_rate_limit_spaces_requests(no_sleep: list[float]) -> None:
-    limiter = RateLimiter(2.0)
-    for _ in range(4):
-        await limiter.acquire()
+def test_rate_limit_spaces_requests() -> None:
+    limiter = RateLimiter(2.0, clock=lambda: 100.0)
+    waits = [limiter.reserve() for _ in range(4)]
     # a burst of two, then one every half second (reservations queue up)
-    assert len(no_sleep) == 2
-    assert no_sleep[0] == pytest.approx(0.5, abs=0.05)
-    assert no_sleep[1] == pytest.approx(1.0, abs=0.05)
+    assert waits == [0.0, 0.0, pytest.approx(0.5), pytest.approx(1.0)]
 
 
-async def test_client_rate_limit_is_used(mocked: aioresponses, no_sleep: list[float]) -> None:
+async def test_client_rate_limit_is_used(mocked: aioresponses, no_sleep: Sleeps) -> None:
     url = re.compile(r".*/files.*")
     for _ in range(3):
         mocked.get(url, payload=EMPTY)
-    async with AsyncClient(TOKEN, base_url=BASE, rate_limit=1.0) as c:
+    async with no_sleep.attach(AsyncClient(TOKEN, base_url=BASE, rate_limit=1.0)) as c:
         for _ in range(3):
             await c.get_page()
     assert len(no_sleep) == 2
@@ -207,7 +211,6 @@ def test_constructor_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -
     assert repr(c) == (
         "<AsyncClient base_url='https://openapi.qoder.sh/api/v1/cloud' token='pt-…CRET'>"
     )
-    assert c._transport.describe() == {"base_url": "https://openapi.qoder.sh/api/v1/cloud"}
 
 
 @pytest.mark.parametrize(
@@ -228,14 +231,14 @@ def test_constructor_validation(kwargs: dict[str, Any], name: str) -> None:
 
 
 async def test_token_never_logged(
-    mocked: aioresponses, no_sleep: list[float], caplog: pytest.LogCaptureFixture
+    mocked: aioresponses, no_sleep: Sleeps, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = re.compile(r".*/files.*")
     mocked.get(url, status=429, headers={"Retry-After": "0"}, body=b"")
     mocked.get(url, exception=aiohttp.ClientConnectionError(f"boom {BASE}"))
     mocked.get(url, payload={**EMPTY, "data": [FILE]})
     caplog.set_level(logging.DEBUG, logger="qoder_files")
-    async with AsyncClient(TOKEN, base_url=BASE, max_retries=3) as c:
+    async with no_sleep.attach(AsyncClient(TOKEN, base_url=BASE, max_retries=3)) as c:
         await c.get_page()
         assert TOKEN not in repr(c)
     text = "\n".join(record.getMessage() for record in caplog.records)
@@ -272,11 +275,11 @@ async def test_timeout_per_call(mocked: aioresponses) -> None:
             await c.get_page(timeout=2, max_retries=0)
 
 
-async def test_retry_statuses_are_configurable(mocked: aioresponses, no_sleep: list[float]) -> None:
+async def test_retry_statuses_are_configurable(mocked: aioresponses, no_sleep: Sleeps) -> None:
     url = re.compile(r".*/files.*")
     mocked.get(url, status=503, body=b"")
     policy = RetryPolicy(retry_statuses=frozenset({429}))
-    async with AsyncClient(TOKEN, base_url=BASE, retry=policy) as c:
+    async with no_sleep.attach(AsyncClient(TOKEN, base_url=BASE, retry=policy)) as c:
         with pytest.raises(InternalServerError):
             await c.get_page()
     assert len(calls(mocked)) == 1
@@ -285,7 +288,7 @@ async def test_retry_statuses_are_configurable(mocked: aioresponses, no_sleep: l
 async def test_decode_runs_once_on_success(mocked: aioresponses) -> None:
     mocked.get(re.compile(r".*/files.*"), payload={**EMPTY, "data": [FILE]})
     async with AsyncClient(TOKEN, base_url=BASE) as c:
-        page = await c._transport.send(Request(method="GET", path="files"), decipher_page)
+        page = await c._sender.send(Request(method="GET", path="files"), decipher_page)
     assert page.data[0].filename == "a.txt"
 
 
@@ -296,9 +299,10 @@ async def test_presigned_requests_bypass_a_borrowed_session(mocked: aioresponses
     leaky = {"Authorization": f"Bearer {TOKEN}"}
     async with aiohttp.ClientSession(headers=leaky) as session:
         async with AsyncClient(TOKEN, base_url=BASE, session=session) as c:
-            await c._transport.send(Request(method="GET", url=presigned), lambda r: r.body)
-            bare = c._transport._bare_session
-            assert bare is not None
+            await c._sender.send(Request(method="GET", url=presigned), lambda r: r.body)
+            content = c._sender.content_transport
+            assert content is not c._sender.transport
+            bare = await content._session_here()  # type: ignore[attr-defined]
             assert bare is not session
             assert not bare.headers
         assert bare.closed
@@ -308,7 +312,7 @@ async def test_presigned_requests_bypass_a_borrowed_session(mocked: aioresponses
 def test_request_ids_are_version_4_uuids() -> None:
     import uuid
 
-    from qoder_files._transport import new_request_id
+    from qoder_files._sender import new_request_id
 
     ids = {new_request_id() for _ in range(2000)}
     assert len(ids) == 2000
@@ -329,7 +333,8 @@ async def test_each_request_sends_one_request_id_over_any_default(mocked: aiores
         await c.get_page()
         first, second = (call.kwargs["headers"] for call in calls(mocked))
         # what aiohttp sends: the headers merged case-insensitively, later ones winning
-        sent = [c._transport._get_session()._prepare_headers(h) for h in (first, second)]
+        own = await c._sender.transport._session_here()  # type: ignore[attr-defined]
+        sent = [own._prepare_headers(h) for h in (first, second)]
     for headers in sent:
         assert len(headers.getall("x-request-id")) == 1
         assert headers["x-request-id"] != "mine"

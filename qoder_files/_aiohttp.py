@@ -1,0 +1,193 @@
+"""``AiohttpTransport``: the one module that imports aiohttp.
+
+It implements the seam of ``_seam`` over pooled ``aiohttp.ClientSession`` objects and turns
+every aiohttp and socket exception into ``APIConnectionError`` (``APITimeoutError`` for a
+timeout), both while connecting and while the body is read.
+
+Sessions belong to event loops, so it keeps one per loop. A web app or a test suite that runs
+one client under two ``asyncio.run()`` calls gets a fresh session on the second loop, and the
+first loop's session is closed while that loop still runs: each session is watched by a
+suspended async generator, which the loop finalizes at shutdown (``shutdown_asyncgens``, as
+``asyncio.run``, ``asyncio.Runner`` and the blocking ``Client``'s loop do), and whose
+``finally`` closes the session. A borrowed session is used as it is and never closed.
+
+Proxies: the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``) is honoured unless an
+explicit ``proxy`` URL is given, which then serves every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+
+from ._seam import HTTPRequest
+from .errors import APIConnectionError, APITimeoutError
+
+__all__ = ["USER_AGENT_SUFFIX", "AiohttpTransport"]
+
+USER_AGENT_SUFFIX = f"python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
+
+_NETWORK_ERRORS = (aiohttp.ClientError, OSError)  # TimeoutError is an OSError
+
+
+def _translate(exc: BaseException, request: HTTPRequest) -> APIConnectionError:
+    if isinstance(exc, TimeoutError):
+        return APITimeoutError(f"no complete response within {request.timeout:g} s")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return APIConnectionError("the response body was cut off before it was complete")
+    reason = str(exc) or type(exc).__name__
+    return APIConnectionError(f"connection failed ({type(exc).__name__}: {reason})")
+
+
+class _Response:
+    """An open aiohttp response, behind the seam's ``HTTPResponse`` protocol."""
+
+    __slots__ = ("_request", "_response", "headers", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse, request: HTTPRequest) -> None:
+        self._response = response
+        self._request = request
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def read(self, limit: int) -> bytes:
+        response = self._response
+        try:
+            length = response.content_length
+            if length is not None and length <= limit and "Content-Encoding" not in self.headers:
+                # The common case, a plain body of a known, acceptable size: one read.
+                return await response.read()
+            chunks: list[bytes] = []
+            size = 0
+            content = response.content
+            while size <= limit and (chunk := await content.readany()):
+                chunks.append(chunk)
+                size += len(chunk)
+            return b"".join(chunks)
+        except _NETWORK_ERRORS as exc:
+            raise _translate(exc, self._request) from None
+
+    async def iter_bytes(self, chunk_size: int) -> AsyncIterator[bytes]:
+        content = self._response.content
+        while True:
+            try:
+                chunk = await content.read(chunk_size)
+            except _NETWORK_ERRORS as exc:
+                raise _translate(exc, self._request) from None
+            if not chunk:
+                return
+            yield chunk
+
+    async def aclose(self) -> None:
+        self._response.release()
+
+
+async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    # Suspended at ``yield`` for the session's life; the loop's shutdown_asyncgens() (or
+    # aclose() of the transport) resumes it into the ``finally``, on the session's own loop.
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+class AiohttpTransport:
+    """Sends requests over aiohttp, with one pooled session per event loop.
+
+    Args:
+        session: A caller-owned ``aiohttp.ClientSession`` to send through (never closed here).
+        proxy: A proxy URL for every request; ``None`` honours the proxy environment
+            variables instead.
+        limit: Most connections per session.
+    """
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        proxy: str | None = None,
+        limit: int = 100,
+    ) -> None:
+        self._borrowed = session
+        self._proxy = proxy
+        self._limit = limit
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._guards: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, AsyncGenerator[None, None]]
+        ] = weakref.WeakKeyDictionary()
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+
+    async def _session_here(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if loop is self._loop and self._session is not None:
+            return self._session
+        if self._borrowed is not None:
+            return self._borrowed
+        entry = self._guards.get(loop)
+        if entry is None:
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300),
+                trust_env=self._proxy is None,
+            )
+            guard = _close_with_loop(session)
+            await anext(guard)
+            entry = self._guards[loop] = (session, guard)
+        self._loop, self._session = loop, entry[0]
+        return entry[0]
+
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+        return timeout
+
+    @staticmethod
+    def _form(request: HTTPRequest) -> aiohttp.FormData | None:
+        if request.form is None:
+            return None
+        form = aiohttp.FormData(quote_fields=False)
+        for field in request.form:
+            form.add_field(
+                field.name, field.value, filename=field.filename, content_type=field.content_type
+            )
+        return form
+
+    async def handle(self, request: HTTPRequest) -> _Response:
+        """Send one attempt; the response is open once its status and headers are in."""
+        session = await self._session_here()
+        try:
+            response = await session.request(
+                request.method,
+                request.url,
+                params=request.params or None,
+                headers=request.headers,
+                data=self._form(request),
+                timeout=self._timeout(request.timeout),
+                allow_redirects=False,
+                proxy=self._proxy,
+            )
+        except _NETWORK_ERRORS as exc:
+            raise _translate(exc, request) from None
+        return _Response(response, request)
+
+    async def aclose(self) -> None:
+        """Close this loop's session now (idempotent); a borrowed session stays open.
+
+        Sessions made on other loops are closed when those loops shut down.
+        """
+        loop = asyncio.get_running_loop()
+        entry = self._guards.pop(loop, None)
+        if loop is self._loop:
+            self._loop = self._session = None
+        if entry is not None:
+            await entry[1].aclose()
+
+    def describe(self) -> dict[str, Any]:
+        """Settings worth showing in a repr (a proxy's credentials are masked)."""
+        return {"proxy": self._proxy}
