@@ -39,10 +39,11 @@ from .errors import (
 from .models import DownloadLink, File, Page, Purpose
 
 if TYPE_CHECKING:
+    from ._bridge import SyncPager, SyncScan
     from ._scan import AsyncScan
     from .client import AsyncClient
     from .pager import AsyncPager
-    from .sync import Client, SyncPager
+    from .sync import Client
 
 __all__ = [
     "APIConnectionError",
@@ -71,6 +72,7 @@ __all__ = [
     "RateLimitError",
     "RetryPolicy",
     "SyncPager",
+    "SyncScan",
     "__version__",
     "converter",
 ]
@@ -81,7 +83,8 @@ _LAZY = {
     "AsyncPager": ".pager",
     "AsyncScan": "._scan",
     "Client": ".sync",
-    "SyncPager": ".sync",
+    "SyncPager": "._bridge",
+    "SyncScan": "._bridge",
 }
 
 

@@ -24,7 +24,7 @@ import itertools
 import operator
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 from ._wire import check_limit, check_max_items, check_purpose
 from .models import File, Page, Purpose
@@ -94,7 +94,7 @@ class _Stream:
     async def pull(self) -> None:
         """Refill ``buffer`` with the next non-empty page, or mark the stream ``done``."""
         if self.batches is None:
-            self.batches = cast(AsyncGenerator[list[File], None], self.pager.batches())
+            self.batches = self.pager.batches()
         while True:
             items = await anext(self.batches, None)
             if items is None:
@@ -176,7 +176,7 @@ class AsyncScan:
             raise RuntimeError("a scan can be iterated only once; start a new scan")
         self._started = True
 
-    def batches(self) -> AsyncIterator[list[File]]:
+    def batches(self) -> AsyncGenerator[list[File], None]:
         """Yield lists of files in output order (for bridges such as the sync facade).
 
         Each list is what the merge could release at once, usually about one page.

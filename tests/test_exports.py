@@ -35,6 +35,7 @@ EXPECTED = [
     "RateLimitError",
     "RetryPolicy",
     "SyncPager",
+    "SyncScan",
     "__version__",
     "converter",
 ]
@@ -59,8 +60,10 @@ def test_every_name_resolves(name: str) -> None:
         "qoder_files.pager",
         "qoder_files.sync",
         "qoder_files.testing",
+        "qoder_files._bridge",
         "qoder_files._convert",
         "qoder_files._cursor",
+        "qoder_files._portal",
         "qoder_files._retry",
         "qoder_files._scan",
         "qoder_files._transport",
