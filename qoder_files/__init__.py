@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._convert import converter
 from ._cursor import Direction
+from ._public import publish
 from ._retry import RetryPolicy
 from ._version import __version__
 from .errors import (
@@ -86,6 +87,10 @@ _LAZY = {
     "SyncPager": "._bridge",
     "SyncScan": "._bridge",
 }
+
+# Exported objects report ``qoder_files`` as their module; the lazy ones do so from their own
+# modules, so that importing them directly gives the same answer.
+publish(__name__, globals(), [name for name in __all__ if name not in _LAZY])
 
 
 def __getattr__(name: str) -> Any:

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 from ._portal import Portal
+from ._public import publish
 from .models import File, Page
 
 __all__ = ["BatchSource", "PageSource", "SyncPager", "SyncScan"]
@@ -351,3 +352,7 @@ class SyncScan(_Listing[BatchSource]):
     loop early closes the scan and cancels every request in flight; so do ``close()``,
     ``with scan:`` and garbage collection. ``cursor`` is the id of the last item handed out.
     """
+
+
+# Exported from ``qoder_files``: tracebacks, reprs and the reference show that path.
+publish("qoder_files", globals(), ["SyncPager", "SyncScan"])

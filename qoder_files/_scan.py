@@ -26,6 +26,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any
 
+from ._public import publish
 from ._wire import check_limit, check_max_items, check_purpose
 from .models import File, Page, Purpose
 from .pager import AsyncPager, Fetch, _retrieve
@@ -291,3 +292,7 @@ class AsyncScan:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+# Exported from ``qoder_files``: tracebacks, reprs and the reference show that path.
+publish("qoder_files", globals(), ["AsyncScan"])

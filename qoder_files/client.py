@@ -22,6 +22,7 @@ import aiohttp
 from . import _content, _scan, _wire, _wire_files
 from ._content import DownloadTarget, UploadSource
 from ._cursor import CursorWalk
+from ._public import publish
 from ._retry import RetryPolicy
 from ._transport import Transport
 from ._wire import Request
@@ -550,3 +551,7 @@ class AsyncClient:
         if max_retries is not None:
             _check_retries(max_retries)
         return {"timeout": timeout, "max_retries": max_retries}
+
+
+# Exported from ``qoder_files``: tracebacks, reprs and the reference show that path.
+publish("qoder_files", globals(), ["AsyncClient"])

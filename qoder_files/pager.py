@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from ._cursor import CursorWalk, Direction
+from ._public import publish
 from ._wire import Request
 from .models import File, Page
 
@@ -257,3 +258,7 @@ class AsyncPager:
 
     def __del__(self) -> None:
         self._cancel_ahead()
+
+
+# Exported from ``qoder_files``: tracebacks, reprs and the reference show that path.
+publish("qoder_files", globals(), ["AsyncPager"])

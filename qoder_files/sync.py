@@ -26,6 +26,7 @@ import aiohttp
 
 from ._bridge import BatchSource, SyncPager, SyncScan
 from ._portal import Portal, Runner
+from ._public import publish
 from ._retry import RetryPolicy
 from .client import AsyncClient
 
@@ -196,3 +197,7 @@ class Client:
     get_download_url = _blocking(AsyncClient.get_download_url)
     download_file = _blocking(AsyncClient.download_file)
     delete_file = _blocking(AsyncClient.delete_file)
+
+
+# Exported from ``qoder_files``: tracebacks, reprs and the reference show that path.
+publish("qoder_files", globals(), ["Client"])
