@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -734,6 +735,9 @@ print("ok")
 """
 
 
+_SLOW_CALLBACK = re.compile(r"^Executing <.*> took \d+\.\d+ seconds\n", re.MULTILINE)
+
+
 def test_sync_listings_leave_nothing_behind_under_dev_mode() -> None:
     result = subprocess.run(
         [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", _DEV_MODE_SCRIPT],
@@ -744,4 +748,6 @@ def test_sync_listings_leave_nothing_behind_under_dev_mode() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
-    assert result.stderr == ""
+    # Dev mode also reports callbacks slower than 0.1 s, which a busy host produces (a
+    # gc.collect() is enough); this test checks what is left behind, not timing.
+    assert _SLOW_CALLBACK.sub("", result.stderr) == ""
