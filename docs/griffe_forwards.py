@@ -20,8 +20,9 @@ class BlockingForwards(griffe.Extension):
     def on_class_members(self, *, cls: griffe.Class, **kwargs: Any) -> None:
         if cls.path != "qoder_files.sync.Client":
             return
+        # ``Client`` reports the module users import it from, so inspect it there.
         live = griffe.inspect(
-            "qoder_files.sync", docstring_parser=cls.docstring.parser if cls.docstring else None
+            "qoder_files", docstring_parser=cls.docstring.parser if cls.docstring else None
         )["Client"]
         for name, member in list(cls.members.items()):
             if member.is_attribute and str(member.value).startswith(_FORWARDERS):

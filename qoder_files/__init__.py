@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._convert import converter
 from ._cursor import Direction
+from ._public import publish
 from ._retry import RetryPolicy
 from ._seam import AsyncTransport, HTTPRequest, HTTPResponse
 from ._version import __version__
@@ -42,10 +43,11 @@ from .errors import (
 from .models import DownloadLink, File, Page, Purpose
 
 if TYPE_CHECKING:
+    from ._bridge import SyncPager, SyncScan
     from ._scan import AsyncScan
     from .client import AsyncClient
     from .pager import AsyncPager
-    from .sync import Client, SyncPager
+    from .sync import Client
 
 __all__ = [
     "APIConnectionError",
@@ -79,6 +81,7 @@ __all__ = [
     "RedirectError",
     "RetryPolicy",
     "SyncPager",
+    "SyncScan",
     "__version__",
     "converter",
 ]
@@ -89,8 +92,13 @@ _LAZY = {
     "AsyncPager": ".pager",
     "AsyncScan": "._scan",
     "Client": ".sync",
-    "SyncPager": ".sync",
+    "SyncPager": "._bridge",
+    "SyncScan": "._bridge",
 }
+
+# Exported objects report ``qoder_files`` as their module; the lazy ones do so from their own
+# modules, so that importing them directly gives the same answer.
+publish(__name__, globals(), [name for name in __all__ if name not in _LAZY])
 
 
 def __getattr__(name: str) -> Any:

@@ -24,8 +24,9 @@ import itertools
 import operator
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
+from ._public import publish
 from ._wire import check_limit, check_max_items, check_purpose
 from .errors import ClientClosedError
 from .models import File, Page, Purpose
@@ -95,7 +96,7 @@ class _Stream:
     async def pull(self) -> None:
         """Refill ``buffer`` with the next non-empty page, or mark the stream ``done``."""
         if self.batches is None:
-            self.batches = cast(AsyncGenerator[list[File], None], self.pager.batches())
+            self.batches = self.pager.batches()
         while True:
             items = await anext(self.batches, None)
             if items is None:
@@ -177,7 +178,7 @@ class AsyncScan:
             raise RuntimeError("a scan can be iterated only once; start a new scan")
         self._started = True
 
-    def batches(self) -> AsyncIterator[list[File]]:
+    def batches(self) -> AsyncGenerator[list[File], None]:
         """Yield lists of files in output order (for bridges such as the sync facade).
 
         Each list is what the merge could release at once, usually about one page.
@@ -295,3 +296,7 @@ class AsyncScan:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+# Exported from ``qoder_files``: tracebacks, reprs and the reference show that path.
+publish("qoder_files", globals(), ["AsyncScan"])

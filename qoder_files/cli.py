@@ -44,7 +44,7 @@ from ._convert import converter
 from ._version import __version__
 from .errors import QoderError
 from .models import File, Purpose
-from .sync import Client, SyncPager
+from .sync import Client, SyncPager, SyncScan
 
 if TYPE_CHECKING:
     from .testing import FilesEmulator
@@ -205,7 +205,7 @@ def list_command(
 ) -> None:
     """List files, newest first (or from --before toward the newest)."""
     client = options.client()
-    pager: SyncPager
+    pager: SyncPager | SyncScan
     if all_purposes:
         if purpose or after or before:
             raise click.UsageError("--all-purposes takes no --purpose, --after or --before")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, overload
 from . import _content, _scan, _wire, _wire_files
 from ._content import DownloadTarget, UploadSource
 from ._cursor import CursorWalk
+from ._public import publish
 from ._retry import RetryPolicy
 from ._seam import AsyncTransport
 from ._sender import DEFAULT_MAX_RESPONSE_BYTES, Sender
@@ -600,3 +601,7 @@ class AsyncClient:
         if max_retries is not None:
             _check_retries(max_retries)
         return {"timeout": timeout, "max_retries": max_retries}
+
+
+# Exported from ``qoder_files``: tracebacks, reprs and the reference show that path.
+publish("qoder_files", globals(), ["AsyncClient"])

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import types
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
 from ._cursor import CursorWalk, Direction
+from ._public import publish
 from ._wire import Request
 from .errors import ClientClosedError
 from .models import File, Page
@@ -171,7 +172,7 @@ class AsyncPager:
             task.add_done_callback(functools.partial(_settle_waiter, arrived))
             await arrived
 
-    async def batches(self) -> AsyncIterator[list[File]]:
+    async def batches(self) -> AsyncGenerator[list[File], None]:
         """Yield each page's items in the order of travel (for bridges such as the sync facade).
 
         ``cursor`` moves to the last item of a batch when the next batch is asked for; callers
@@ -202,7 +203,7 @@ class AsyncPager:
         self._iterator = self._items()
         return self._iterator
 
-    async def pages(self) -> AsyncIterator[Page[File]]:
+    async def pages(self) -> AsyncGenerator[Page[File], None]:
         """Yield the server's pages as sent (``data`` newest first), in the order fetched."""
         self._start()
         try:
@@ -274,3 +275,7 @@ class AsyncPager:
 
     def __del__(self) -> None:
         self._cancel_ahead()
+
+
+# Exported from ``qoder_files``: tracebacks, reprs and the reference show that path.
+publish("qoder_files", globals(), ["AsyncPager"])

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+import qoder_files
 
 PURE = [
     "qoder_files",
@@ -40,3 +44,31 @@ def test_lazy_names_resolve() -> None:
     assert "AsyncClient" in dir(qoder_files)
     with pytest.raises(AttributeError, match="does_not_exist"):
         qoder_files.does_not_exist  # noqa: B018
+
+
+def _runtime_imports(tree: ast.Module) -> set[str]:
+    """Top-level modules imported outside ``if TYPE_CHECKING:`` blocks."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def test_aiohttp_is_imported_by_the_adapter_alone() -> None:
+    package = Path(qoder_files.__file__).parent
+    importers = sorted(
+        path.name
+        for path in package.glob("*.py")
+        if "aiohttp" in _runtime_imports(ast.parse(path.read_text(encoding="utf-8")))
+    )
+    assert importers == ["_aiohttp.py"]

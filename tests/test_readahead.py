@@ -286,7 +286,7 @@ async def test_ahead_ready_waits_for_the_read_ahead_without_taking_it() -> None:
     second = await anext(batches)
     assert [f.file_id for f in second] == [f.file_id for f in server.files[3:6]]
     await pager.aclose()
-    await batches.aclose()  # type: ignore[attr-defined]
+    await batches.aclose()
     assert client_tasks() == set()
 
 

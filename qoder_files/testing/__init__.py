@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from qoder_files._public import publish
+
 from ._mock import MockResponse, MockTransport
 
 if TYPE_CHECKING:
@@ -48,9 +50,14 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'qoder_files.testing' has no attribute {name!r}")
     value = getattr(importlib.import_module(module, __name__), name)
+    publish(__name__, {name: value}, [name])
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+# Exported objects report ``qoder_files.testing`` as their module: the path users import from.
+publish(__name__, globals(), ["MockResponse", "MockTransport"])
