@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from qoder_files.testing import Fault, FilesEmulator, StoredFile, _file_routes, _store
+from qoder_files.testing import Fault, FilesEmulator, StoredFile, _form, _store
 
 AUTH = {"Authorization": "Bearer pt-emulator"}
 CONFLICT = "Idempotency key reused with a different request body."
@@ -201,7 +201,7 @@ async def test_upload_refuses_nested_multipart(http: aiohttp.ClientSession, base
 async def test_upload_size_limit(
     http: aiohttp.ClientSession, base_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_file_routes, "_MAX_UPLOAD_BYTES", 10)
+    monkeypatch.setattr(_form, "_MAX_UPLOAD_BYTES", 10)
     status, body, _ = await call(http, "POST", f"{base_url}/files", data=form(b"x" * 11))
     assert status == 400
     assert body["error"]["message"] == "File exceeds the 50 MB limit."
