@@ -11,6 +11,7 @@ import pytest
 from yarl import URL
 
 from qoder_files.testing import Fault, FilesEmulator
+from qoder_files.testing._protocol import error_type_for
 from qoder_files.testing._records import LruRecords
 
 TOKEN = "pt-emulator"
@@ -300,3 +301,16 @@ def test_a_misspelt_fault_route_raises_naming_the_routes() -> None:
     for route in ("list", "get", "upload", "content", "download", "delete", "*"):
         assert route in str(caught.value)
     assert em.add_fault(Fault.error(503), route="list").route == "list"
+
+
+def test_error_types_for_the_statuses_routing_answers() -> None:
+    assert [error_type_for(s) for s in (400, 404, 405, 410, 413, 429, 500, 503)] == [
+        "invalid_request_error",
+        "not_found_error",
+        "invalid_request_error",
+        "not_found_error",
+        "invalid_request_error",
+        "rate_limit_error",
+        "api_error",
+        "api_error",
+    ]

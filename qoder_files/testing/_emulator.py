@@ -62,8 +62,16 @@ class FilesEmulator:
 
     Args:
         token: The one bearer token it accepts; any other gets 401.
-        shape: ``"g1"`` (``file_id``, ``purpose``, the default) or ``"g3"`` (``id``/``type``,
-            ``next_page``).
+        shape: The API generation it speaks. ``"g1"`` (the default) is the seed: objects
+            with ``file_id`` and ``purpose``; listing by ``purpose``, ``after``/``before`` (or
+            ``after_id``/``before_id``), a ``limit`` over 100 capped; upload 201, delete 204.
+            ``"g3"`` follows the newest docs strictly: objects with ``id``, ``type``,
+            ``downloadable`` and ``scope``; listing by ``page`` (an opaque ``next_page``),
+            ``after_id`` or ``before_id`` with the filters ``name`` and ``scope_id``; a
+            ``limit`` over 100, and ``purpose``, ``after`` or ``before`` (on purpose stricter
+            than a real server, which ignores them) are a 400 naming the parameter; uploads
+            take ``name``, refuse ``purpose`` and any type outside the text-only list, and
+            answer 200; delete answers 200 ``{"id", "type": "file_deleted"}``.
         download_ttl: Seconds a presigned download URL stays valid (an attribute, so a test
             can change it; zero or less hands out URLs that have already expired).
         max_recorded_requests: How many of the latest requests ``requests`` keeps.
@@ -149,7 +157,8 @@ class FilesEmulator:
         """Add ``n`` realistic files, deterministic for a given ``rng`` (default seed 0).
 
         Creation times start at ``start`` and advance 1 to 600 seconds per file, so ids and
-        times agree on the order.
+        times agree on the order. About one file in three belongs to one of four sessions
+        (its ``scope``, which ``g3`` shows and filters by ``scope_id``), drawn from its id.
         """
         return self._store.seed(n, purposes=purposes, rng=rng, start=start)
 
@@ -324,15 +333,20 @@ class FilesEmulator:
 
     # --- pages and lookups ---------------------------------------------------------------
 
-    def render_page(self, files: list[StoredFile], has_more: bool) -> bytes:
-        """A list envelope around pre-rendered files (keys as the seed page orders them)."""
+    def render_page(
+        self, files: list[StoredFile], has_more: bool, *, next_page: str | None = None
+    ) -> bytes:
+        """A list envelope around pre-rendered files (keys as the seed page orders them).
+
+        In ``g3`` the envelope also carries ``next_page`` (``null`` unless given).
+        """
         first = json.dumps(files[0].file_id) if files else "null"
         last = json.dumps(files[-1].file_id) if files else "null"
         more = "true" if has_more else "false"
         data = b",".join(f.rendered(self.shape) for f in files)
         tail = f'],"first_id":{first},"has_more":{more},"last_id":{last}'
         if self.shape == "g3":
-            tail += f',"next_page":{last if has_more else "null"}'
+            tail += f',"next_page":{json.dumps(next_page)}'
         return b'{"data":[' + data + (tail + "}").encode()
 
     def lookup(self, request: web.Request) -> StoredFile:

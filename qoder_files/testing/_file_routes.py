@@ -1,6 +1,8 @@
 """The emulator's one-file routes: get, upload, delete, the download link and the download.
 
-Per generation: upload answers 201 in ``g1`` and 200 in ``g3`` (both documented); the content
+Per generation: upload answers 201 in ``g1`` and 200 in ``g3`` (both documented), and in
+``g3`` refuses ``purpose`` (removed there) and any type outside the text-only list; uploads have
+no ``scope``, since no upload field for one is documented. The content
 route answers 302 with ``Location`` and a JSON body in ``g1`` and 200 JSON in ``g3``; delete
 answers 204 in ``g1`` and 200 ``{"id", "type": "file_deleted"}`` in ``g3``. The presigned
 download route stands in for object storage: it answers in XML, refuses expired or unknown
@@ -28,10 +30,10 @@ from aiohttp import web
 
 from qoder_files.models import Purpose
 
-from ._form import Part, clean_name, guess_type, parse_metadata, read_form
+from ._form import Part, check_text_type, clean_name, guess_type, parse_metadata, read_form
 from ._protocol import DOWNLOAD_PREFIX, ApiError, check_purpose, storage_error
 from ._records import LruRecords
-from ._store import DOWNLOADABLE, FileStore, StoredFile, format_time
+from ._store import FileStore, StoredFile, format_time
 
 if TYPE_CHECKING:
     from ._emulator import FilesEmulator
@@ -111,6 +113,11 @@ class FileRoutes:
         if upload is None:
             raise ApiError.invalid("Field 'file' is required.", "file")
         fields = {p.name: p for p in reversed(parts)}  # the first of a repeated field wins
+        g3 = self._emulator.shape == "g3"
+        if g3 and "purpose" in fields:  # removed in the newest docs ("do not send")
+            raise ApiError.invalid(
+                "Field 'purpose' is not supported by this version of the API.", "purpose"
+            )
         text = {k: fields[k].text() for k in ("purpose", "metadata", "name") if k in fields}
         purpose = check_purpose(text.get("purpose", Purpose.USER_UPLOAD.value))
         metadata = parse_metadata(text.get("metadata"))
@@ -124,6 +131,8 @@ class FileRoutes:
             raise ApiError.invalid(
                 "The file's filename must be 1 to 255 bytes of UTF-8 and not '.' or '..'.", "file"
             )
+        if g3:
+            check_text_type(filename, upload.content_type)
         file_id, created = self._store.new_id()
         stored = self._emulator.add(
             StoredFile(
@@ -158,12 +167,14 @@ class FileRoutes:
     async def content(self, request: web.Request) -> web.Response:
         """``GET files/{file_id}/content``: a presigned link to the content."""
         stored = self._emulator.lookup(request)
-        if stored.purpose not in DOWNLOADABLE:
+        if not stored.downloadable:
+            reason = (
+                "its 'downloadable' is false"
+                if self._emulator.shape == "g3"
+                else "only tool_output and skill_output files can be downloaded"
+            )
             raise ApiError(
-                403,
-                "permission_error",
-                f"File '{stored.file_id}' is not downloadable: only tool_output and "
-                "skill_output files can be downloaded.",
+                403, "permission_error", f"File '{stored.file_id}' is not downloadable: {reason}."
             )
         token = secrets.token_urlsafe(24)
         expires = datetime.now(UTC) + timedelta(seconds=self._emulator.download_ttl)
