@@ -99,10 +99,10 @@ class _Options:
         return ctx.with_resource(Client(token, base_url=base_url))
 
 
-def _seeded_emulator(files: int) -> FilesEmulator:
+def _seeded_emulator(files: int, shape: str = "g1") -> FilesEmulator:
     from .testing import FilesEmulator  # noqa: PLC0415 - only when asked for
 
-    emulator = FilesEmulator()
+    emulator = FilesEmulator(shape=shape)
     emulator.seed(files)
     return emulator
 
@@ -448,9 +448,16 @@ def remove_command(options: _Options, file_id: str) -> None:
 @click.option(
     "--files", type=click.IntRange(min=0), default=DEMO_FILES, help="How many files to seed."
 )
-def emulator_command(port: int, files: int) -> None:
+@click.option(
+    "--shape",
+    type=click.Choice(["g1", "g3"]),
+    default="g1",
+    show_default=True,
+    help="API generation to speak: g1 (file_id, purpose) or g3 (id and type, strict).",
+)
+def emulator_command(port: int, files: int, shape: str) -> None:
     """Serve a seeded Files API emulator on loopback until Ctrl-C."""
-    emulator = _seeded_emulator(files)
+    emulator = _seeded_emulator(files, shape)
     try:
         asyncio.run(_serve(emulator, port, files))
     except KeyboardInterrupt:
@@ -465,7 +472,7 @@ async def _serve(emulator: FilesEmulator, port: int, files: int) -> None:
     with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with emulator.serve(port=port) as base_url:
-        click.echo(f"Files API emulator with {files} files at {base_url}")
+        click.echo(f"Files API emulator ({emulator.shape}) with {files} files at {base_url}")
         click.echo(f"  export QODER_BASE_URL={base_url}")
         click.echo(f"  export QODER_PAT={emulator.token}")
         click.echo("Press Ctrl-C to stop.")

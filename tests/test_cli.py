@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -377,6 +378,40 @@ def test_emulator_command_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
     result = run("emulator", "--files", "3")
     assert result.exit_code == 0
     assert "emulator stopped" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "shape"), [((), "g1"), (("--shape", "g3"), "g3")])
+def test_emulator_command_serves_the_shape_asked_for(
+    monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], shape: str
+) -> None:
+    served: list[FilesEmulator] = []
+
+    async def record(emulator: FilesEmulator, port: int, files: int) -> None:
+        served.append(emulator)
+
+    monkeypatch.setattr(cli_module, "_serve", record)
+    result = run("emulator", "--files", "12", *args)
+    assert result.exit_code == 0, result.output
+    [emulator] = served
+    assert (emulator.shape, len(emulator.files)) == (shape, 12)
+    assert run("emulator", "--shape", "g2").exit_code == 2
+
+
+def test_emulator_command_banner_names_the_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    emulator = FilesEmulator(shape="g3")
+
+    async def scenario() -> None:
+        task = asyncio.create_task(cli_module._serve(emulator, 0, 0))
+        printed = ""
+        while "Press Ctrl-C" not in printed:
+            await asyncio.sleep(0.01)
+            printed += capsys.readouterr().out
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert "emulator (g3) with 0 files at http://127.0.0.1:" in printed
+
+    asyncio.run(scenario())
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

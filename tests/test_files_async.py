@@ -46,6 +46,11 @@ EXPIRED_BODY = b"<Error><Code>AccessDenied</Code><Message>Request has expired.</
 INSTANT = RetryPolicy(backoff_base=0.0)
 
 
+# For uploads with a purpose or of a binary type, which the strict g3 shape refuses: these tests
+# are about sending the body (streams, retries, keys), the same in either generation.
+G1_ONLY = pytest.mark.parametrize("shape", ["g1"])
+
+
 @pytest.fixture(params=["g1", "g3"])
 def shape(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -130,6 +135,7 @@ async def test_round_trip(
     assert (await client.get_page(limit=1)).data == [from_path]
 
 
+@G1_ONLY
 async def test_five_megabytes_stream_through_paths(
     client: AsyncClient, emulator: FilesEmulator, tmp_path: Path
 ) -> None:
@@ -148,6 +154,7 @@ async def test_five_megabytes_stream_through_paths(
     assert listing(out) == ["big.log"]
 
 
+@G1_ONLY
 async def test_binary_content_types(client: AsyncClient, emulator: FilesEmulator) -> None:
     from_bytearray = await client.upload_file(bytearray(b"one"), purpose="tool_output")
     from_view = await client.upload_file(memoryview(b"two"), filename="two.txt")
@@ -350,6 +357,7 @@ async def test_get_download_url(client: AsyncClient, emulator: FilesEmulator) ->
 # --- writes and idempotency ---------------------------------------------------------------------
 
 
+@G1_ONLY
 async def test_an_upload_whose_answer_was_lost_is_stored_once(
     client: AsyncClient, emulator: FilesEmulator
 ) -> None:
@@ -388,6 +396,7 @@ async def test_a_delete_whose_answer_was_lost_succeeds(
     assert {r.headers["Idempotency-Key"] for r in sent(emulator, "delete")} == {"delete-victim"}
 
 
+@G1_ONLY
 async def test_reusing_a_key_for_another_upload_is_a_conflict(
     client: AsyncClient, emulator: FilesEmulator
 ) -> None:
@@ -403,6 +412,7 @@ async def test_reusing_a_key_for_another_upload_is_a_conflict(
     assert len(emulator.files) == count
 
 
+@G1_ONLY
 async def test_a_file_object_is_resent_from_its_position_and_left_open(
     client: AsyncClient, emulator: FilesEmulator, tmp_path: Path
 ) -> None:
@@ -432,6 +442,7 @@ class Pipe:
         return self._data.read(size)
 
 
+@G1_ONLY
 async def test_a_stream_that_cannot_rewind_is_sent_once(
     client: AsyncClient, emulator: FilesEmulator
 ) -> None:
@@ -773,6 +784,7 @@ def test_upload_view(tmp_path: Path) -> None:
         once.seek(0)
 
 
+@G1_ONLY
 async def test_large_in_memory_uploads_stream_without_warnings(client: AsyncClient) -> None:
     # More than aiohttp's 1 MiB threshold for raw bytes bodies; warnings are errors here.
     data = os.urandom(2 * 1024 * 1024 + 7)

@@ -32,7 +32,8 @@ from qoder_files.models import Purpose
 from ._faults import Fault, FaultSchedule
 from ._file_routes import FileRoutes
 from ._list_route import ListRoute
-from ._protocol import API_PREFIX, DOWNLOAD_PREFIX, ApiError
+from ._protocol import API_PREFIX, DOWNLOAD_PREFIX, ApiError, error_type_for
+from ._records import check_capacity
 from ._store import EPOCH, FileStore, StoredFile
 
 __all__ = ["FilesEmulator", "RecordedRequest"]
@@ -61,16 +62,37 @@ class FilesEmulator:
 
     Args:
         token: The one bearer token it accepts; any other gets 401.
-        shape: ``"g1"`` (``file_id``, ``purpose``, the default) or ``"g3"`` (``id``/``type``,
-            ``next_page``).
+        shape: The API generation it speaks. ``"g1"`` (the default) is the seed: objects
+            with ``file_id`` and ``purpose``; listing by ``purpose``, ``after``/``before`` (or
+            ``after_id``/``before_id``), a ``limit`` over 100 capped; upload 201, delete 204.
+            ``"g3"`` follows the newest docs strictly: objects with ``id``, ``type``,
+            ``downloadable`` and ``scope``; listing by ``page`` (an opaque ``next_page``),
+            ``after_id`` or ``before_id`` with the filters ``name`` and ``scope_id``; a
+            ``limit`` over 100, and ``purpose``, ``after`` or ``before`` (on purpose stricter
+            than a real server, which ignores them) are a 400 naming the parameter; uploads
+            take ``name``, refuse ``purpose`` and any type outside the text-only list, and
+            answer 200; delete answers 200 ``{"id", "type": "file_deleted"}``.
         download_ttl: Seconds a presigned download URL stays valid (an attribute, so a test
             can change it; zero or less hands out URLs that have already expired).
+        max_recorded_requests: How many of the latest requests ``requests`` keeps.
+        max_download_links: How many presigned links stay usable; beyond that the least
+            recently used is forgotten and answers like a forged link.
+        max_idempotency_keys: How many idempotency keys are remembered; beyond that the
+            least recently used is forgotten.
+        idempotency_ttl: Seconds an idempotency key is remembered (the API documents 24 h).
 
     Writes (upload, delete) honour ``Idempotency-Key`` (or ``X-Idempotency-Key``): a repeat
     with the same request replays the first success without running it again (marked with
     ``Idempotent-Replayed: true``); the same key with a different request is a 409. Multipart
     requests are compared by their parts, not their bytes, since every sender picks a new
     boundary for each attempt.
+
+    Whatever a client sends, the emulator answers a bad request with a 4xx in the error
+    envelope, never a 500, and its memory of requests, links and keys stays bounded. A method a
+    route does not have is a 405 with ``Allow`` and the type ``invalid_request_error``.
+
+    Raises:
+        ValueError: An unknown ``shape`` or a bound that is not an int of at least 1.
 
     Example::
 
@@ -82,21 +104,37 @@ class FilesEmulator:
     """
 
     def __init__(
-        self, *, token: str = DEFAULT_TOKEN, shape: str = "g1", download_ttl: float = 3600.0
+        self,
+        *,
+        token: str = DEFAULT_TOKEN,
+        shape: str = "g1",
+        download_ttl: float = 3600.0,
+        max_recorded_requests: int = 10_000,
+        max_download_links: int = 10_000,
+        max_idempotency_keys: int = 10_000,
+        idempotency_ttl: float = 86_400.0,
     ) -> None:
         if shape not in ("g1", "g3"):
             raise ValueError(f"shape must be 'g1' or 'g3', got {shape!r}")
         self.token = token
         self.shape = shape
         self.download_ttl = download_ttl
+        self._max_requests = check_capacity("max_recorded_requests", max_recorded_requests)
         self._store = FileStore()
         self.files: dict[str, StoredFile] = self._store.files  # the store's own dict, shared
         self._listing = ListRoute(self, self._store)
-        self._file_routes = FileRoutes(self, self._store)
+        self._file_routes = FileRoutes(
+            self,
+            self._store,
+            max_links=check_capacity("max_download_links", max_download_links),
+            max_replays=check_capacity("max_idempotency_keys", max_idempotency_keys),
+            replay_lifetime=idempotency_ttl,
+        )
         self._faults: list[FaultSchedule] = []
         self._counts: dict[str, int] = {}
         self.requests: list[RecordedRequest] = []
-        """Every request received, in order (for assertions on the wire exchange)."""
+        """The latest requests received, oldest first, at most ``max_recorded_requests``
+        (for assertions on the wire exchange)."""
 
     # --- the store -----------------------------------------------------------------------
 
@@ -119,7 +157,8 @@ class FilesEmulator:
         """Add ``n`` realistic files, deterministic for a given ``rng`` (default seed 0).
 
         Creation times start at ``start`` and advance 1 to 600 seconds per file, so ids and
-        times agree on the order.
+        times agree on the order. About one file in three belongs to one of four sessions
+        (its ``scope``, which ``g3`` shows and filters by ``scope_id``), drawn from its id.
         """
         return self._store.seed(n, purposes=purposes, rng=rng, start=start)
 
@@ -138,7 +177,22 @@ class FilesEmulator:
         start: int = 1,
         times: int | None = None,
     ) -> FaultSchedule:
-        """Make ``fault`` happen on requests ``start``, ``start + every``, ... of ``route``."""
+        """Make ``fault`` happen on requests ``start``, ``start + every``, ... of ``route``.
+
+        Args:
+            fault: What happens.
+            route: ``list``, ``get``, ``upload``, ``content``, ``download``, ``delete`` or
+                ``*`` (every route).
+            every: Fire on every ``every``-th request of the route.
+            start: The first request number (1-based) it fires on.
+            times: Fire at most this many times (``None``: no limit).
+
+        Returns:
+            The schedule, whose ``fired`` counts how often it fired.
+
+        Raises:
+            ValueError: ``every`` or ``start`` below 1, or an unknown ``route``.
+        """
         if every < 1 or start < 1:
             raise ValueError("every and start must be at least 1")
         schedule = FaultSchedule(fault=fault, route=route, every=every, start=start, times=times)
@@ -168,6 +222,9 @@ class FilesEmulator:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if len(self.requests) >= self._max_requests:
+            # A list, not a deque, so tests can slice it; the move is cheap next to a request.
+            del self.requests[: len(self.requests) - self._max_requests + 1]
         self.requests.append(
             RecordedRequest(
                 method=request.method,
@@ -194,10 +251,12 @@ class FilesEmulator:
             response = await handler(request)
         except ApiError as exc:
             response = self.error_response(exc, request_id)
-        except web.HTTPException as exc:
+        except web.HTTPException as exc:  # the router's own 404 and 405
             response = self.error_response(
-                ApiError(exc.status, "not_found_error", exc.reason), request_id
+                ApiError(exc.status, error_type_for(exc.status), exc.reason), request_id
             )
+            if "Allow" in exc.headers:
+                response.headers["Allow"] = exc.headers["Allow"]
         if lose_response:
             await self._break_connection(request, truncate=False)
         response.headers["x-request-id"] = request_id
@@ -274,15 +333,20 @@ class FilesEmulator:
 
     # --- pages and lookups ---------------------------------------------------------------
 
-    def render_page(self, files: list[StoredFile], has_more: bool) -> bytes:
-        """A list envelope around pre-rendered files (keys as the seed page orders them)."""
+    def render_page(
+        self, files: list[StoredFile], has_more: bool, *, next_page: str | None = None
+    ) -> bytes:
+        """A list envelope around pre-rendered files (keys as the seed page orders them).
+
+        In ``g3`` the envelope also carries ``next_page`` (``null`` unless given).
+        """
         first = json.dumps(files[0].file_id) if files else "null"
         last = json.dumps(files[-1].file_id) if files else "null"
         more = "true" if has_more else "false"
         data = b",".join(f.rendered(self.shape) for f in files)
         tail = f'],"first_id":{first},"has_more":{more},"last_id":{last}'
         if self.shape == "g3":
-            tail += f',"next_page":{last if has_more else "null"}'
+            tail += f',"next_page":{json.dumps(next_page)}'
         return b'{"data":[' + data + (tail + "}").encode()
 
     def lookup(self, request: web.Request) -> StoredFile:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["Fault", "FaultSchedule"]
+__all__ = ["ROUTES", "Fault", "FaultSchedule"]
+
+ROUTES = ("*", "content", "delete", "download", "get", "list", "upload")
+"""The routes a fault can be scheduled on (``*``: every route)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -98,11 +101,17 @@ class FaultSchedule:
     """
 
     fault: Fault
-    route: str = "*"
+    route: str = attrs.field(default="*")
     every: int = 1
     start: int = 1
     times: int | None = None
     fired: int = 0
+
+    @route.validator
+    def _check_route(self, _: attrs.Attribute[str], value: str) -> None:
+        # A misspelt route would be accepted and never fire: the test would pass for nothing.
+        if value not in ROUTES:
+            raise ValueError(f"route must be one of {', '.join(ROUTES)}; got {value!r}")
 
     def matches(self, route: str, number: int) -> bool:
         """Whether it fires on request ``number`` of ``route`` (and count it if so)."""

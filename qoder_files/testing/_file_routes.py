@@ -1,54 +1,64 @@
 """The emulator's one-file routes: get, upload, delete, the download link and the download.
 
-Per generation: upload answers 201 in ``g1`` and 200 in ``g3`` (both documented); the content
+Per generation: upload answers 201 in ``g1`` and 200 in ``g3`` (both documented), and in
+``g3`` refuses ``purpose`` (removed there) and any type outside the text-only list; uploads have
+no ``scope``, since no upload field for one is documented. The content
 route answers 302 with ``Location`` and a JSON body in ``g1`` and 200 JSON in ``g3``; delete
 answers 204 in ``g1`` and 200 ``{"id", "type": "file_deleted"}`` in ``g3``. The presigned
 download route stands in for object storage: it answers in XML, refuses expired or unknown
 links with 403 and any request carrying an Authorization header with 400.
 
 Writes (upload, delete) honour ``Idempotency-Key`` (or ``X-Idempotency-Key``); the links
-handed out and the outcomes kept for replay live here. Auth, faults and the error envelope
-never do: they belong to ``FilesEmulator``, around every route.
+handed out and the outcomes kept for replay live here, both bounded: the least recently used
+are forgotten first, and an outcome is forgotten after its lifetime. Reading an upload's body
+belongs to ``_form``; auth, faults and the error envelope belong to ``FilesEmulator``, around
+every route.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import mimetypes
 import secrets
-import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import attrs
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from qoder_files.models import Purpose
 
+from ._form import Part, check_text_type, clean_name, guess_type, parse_metadata, read_form
 from ._protocol import DOWNLOAD_PREFIX, ApiError, check_purpose, storage_error
-from ._store import DOWNLOADABLE, SEED_TYPES, FileStore, StoredFile, format_time
+from ._records import LruRecords
+from ._store import FileStore, StoredFile, format_time
 
 if TYPE_CHECKING:
     from ._emulator import FilesEmulator
 
 __all__ = ["FileRoutes"]
 
-_MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # per file (B6); nothing bigger is kept in memory
-_MAX_METADATA_BYTES = 8 * 1024
-_KNOWN_TYPES = dict(SEED_TYPES) | {".yml": "application/x-yaml", ".toml": "application/x-toml"}
-
 
 class FileRoutes:
     """The one-file handlers of one emulator, with the download links and replays they keep."""
 
-    def __init__(self, emulator: FilesEmulator, store: FileStore) -> None:
+    def __init__(
+        self,
+        emulator: FilesEmulator,
+        store: FileStore,
+        *,
+        max_links: int,
+        max_replays: int,
+        replay_lifetime: float,
+    ) -> None:
         self._emulator = emulator
         self._store = store  # for new ids; files come and go through the emulator's own verbs
-        self._links: dict[str, tuple[str, datetime]] = {}  # token -> (file id, expiry)
-        self._replays: dict[str, _Outcome] = {}  # idempotency key -> first success
+        # token -> (file id, expiry); a link evicted for room reads as a forged one.
+        self._links: LruRecords[tuple[str, datetime]] = LruRecords(max_links)
+        # idempotency key -> first success; past its lifetime the key is new again.
+        self._replays: LruRecords[_Outcome] = LruRecords(max_replays, lifetime=replay_lifetime)
 
     async def get(self, request: web.Request) -> web.Response:
         """``GET files/{file_id}``: the file's metadata."""
@@ -83,39 +93,52 @@ class FileRoutes:
         status, body = execute()
         outcome = _Outcome(fingerprint=fingerprint, status=status, body=body)
         if key:
-            self._replays[key] = outcome
+            self._replays.put(key, outcome)
         return outcome.response(replayed=False)
 
     async def upload(self, request: web.Request) -> web.Response:
         """``POST files`` (multipart): store the file, answer with it."""
-        parts = await _read_form(request)
+        parts = await read_form(request)
         # Parts, not bytes: every sender picks a new boundary for each attempt.
         digest = hashlib.sha256(b"POST files")
         for part in parts:
             for text in (part.name, part.filename or "", part.content_type or ""):
-                digest.update(text.encode() + b"\0")
+                # Undecodable header bytes arrive as lone surrogates; hash them as they came.
+                digest.update(text.encode("utf-8", "surrogateescape") + b"\0")
             digest.update(hashlib.sha256(part.data).digest())
         return self._idempotent(request, digest.hexdigest(), lambda: self._store_upload(parts))
 
-    def _store_upload(self, parts: list[_Part]) -> tuple[int, bytes]:
+    def _store_upload(self, parts: list[Part]) -> tuple[int, bytes]:
         upload = next((p for p in parts if p.name == "file"), None)
         if upload is None:
             raise ApiError.invalid("Field 'file' is required.", "file")
-        fields = {p.name: p.data.decode("utf-8", "replace") for p in reversed(parts)}
-        purpose = check_purpose(fields.get("purpose", Purpose.USER_UPLOAD.value))
-        metadata = _parse_metadata(fields.get("metadata"))
-        name = fields.get("name")
-        filename = _clean_name(name if name is not None else upload.filename or "upload")
-        if filename is None:
+        fields = {p.name: p for p in reversed(parts)}  # the first of a repeated field wins
+        g3 = self._emulator.shape == "g3"
+        if g3 and "purpose" in fields:  # removed in the newest docs ("do not send")
+            raise ApiError.invalid(
+                "Field 'purpose' is not supported by this version of the API.", "purpose"
+            )
+        text = {k: fields[k].text() for k in ("purpose", "metadata", "name") if k in fields}
+        purpose = check_purpose(text.get("purpose", Purpose.USER_UPLOAD.value))
+        metadata = parse_metadata(text.get("metadata"))
+        name = text.get("name")
+        filename = clean_name(name if name is not None else upload.filename or "upload")
+        if filename is None and name is not None:
             raise ApiError.invalid(
                 "Field 'name' must be 1 to 255 bytes and not '.' or '..'.", "name"
             )
+        if filename is None:
+            raise ApiError.invalid(
+                "The file's filename must be 1 to 255 bytes of UTF-8 and not '.' or '..'.", "file"
+            )
+        if g3:
+            check_text_type(filename, upload.content_type)
         file_id, created = self._store.new_id()
         stored = self._emulator.add(
             StoredFile(
                 file_id=file_id,
                 filename=filename,
-                mime_type=_guess_type(filename),
+                mime_type=guess_type(filename),
                 purpose=purpose,
                 content=upload.data,
                 metadata=metadata,
@@ -144,16 +167,18 @@ class FileRoutes:
     async def content(self, request: web.Request) -> web.Response:
         """``GET files/{file_id}/content``: a presigned link to the content."""
         stored = self._emulator.lookup(request)
-        if stored.purpose not in DOWNLOADABLE:
+        if not stored.downloadable:
+            reason = (
+                "its 'downloadable' is false"
+                if self._emulator.shape == "g3"
+                else "only tool_output and skill_output files can be downloaded"
+            )
             raise ApiError(
-                403,
-                "permission_error",
-                f"File '{stored.file_id}' is not downloadable: only tool_output and "
-                "skill_output files can be downloaded.",
+                403, "permission_error", f"File '{stored.file_id}' is not downloadable: {reason}."
             )
         token = secrets.token_urlsafe(24)
         expires = datetime.now(UTC) + timedelta(seconds=self._emulator.download_ttl)
-        self._links[token] = (stored.file_id, expires)
+        self._links.put(token, (stored.file_id, expires))
         url = str(
             request.url.with_path(f"{DOWNLOAD_PREFIX}{token}").with_query(
                 {
@@ -201,16 +226,6 @@ class FileRoutes:
 
 
 @attrs.frozen(kw_only=True)
-class _Part:
-    """One part of a multipart request body."""
-
-    name: str
-    filename: str | None
-    content_type: str | None
-    data: bytes
-
-
-@attrs.frozen(kw_only=True)
 class _Outcome:
     """A write's answer, kept to replay for a repeated idempotency key."""
 
@@ -227,74 +242,3 @@ class _Outcome:
         if replayed:
             response.headers["Idempotent-Replayed"] = "true"
         return response
-
-
-async def _read_chunk(part: BodyPartReader) -> bytes:
-    # aiohttp's multipart reader calls its own deprecated unread_data() when a network read
-    # straddles a part boundary; silence exactly that message so a test run with warnings as
-    # errors does not turn a large upload into a 500.
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r"unread_data\(\) is deprecated", category=DeprecationWarning
-        )
-        return await part.read_chunk()
-
-
-async def _read_form(request: web.Request) -> list[_Part]:
-    if not request.content_type.startswith("multipart/"):
-        raise ApiError.invalid("Field 'file' is required.", "file")
-    parts: list[_Part] = []
-    total = 0
-    try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                raise ApiError.invalid("Nested multipart bodies are not accepted.")
-            data = bytearray()
-            while chunk := await _read_chunk(part):
-                total += len(chunk)
-                if total > _MAX_UPLOAD_BYTES:
-                    raise ApiError.invalid("File exceeds the 50 MB limit.", "file")
-                data += chunk
-            parts.append(
-                _Part(
-                    name=part.name or "",
-                    filename=part.filename,
-                    content_type=part.headers.get("Content-Type"),
-                    data=bytes(data),
-                )
-            )
-    except ValueError:
-        raise ApiError.invalid("Request body must be valid multipart/form-data.") from None
-    return parts
-
-
-def _parse_metadata(raw: str | None) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if len(raw.encode()) > _MAX_METADATA_BYTES:
-        raise ApiError.invalid("Field 'metadata' must be at most 8 KB.", "metadata")
-    try:
-        metadata = json.loads(raw)
-    except ValueError:
-        metadata = None
-    if not isinstance(metadata, dict):
-        raise ApiError.invalid("Field 'metadata' must be a JSON object string.", "metadata")
-    return metadata
-
-
-def _clean_name(name: str) -> str | None:
-    """The stored name: the last path component, 1 to 255 bytes, not ``.`` or ``..``."""
-    cleaned = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    if cleaned in ("", ".", "..") or len(cleaned.encode()) > 255:
-        return None
-    return cleaned
-
-
-def _guess_type(filename: str) -> str:
-    suffix = filename[filename.rfind(".") :].lower() if "." in filename else ""
-    known = _KNOWN_TYPES.get(suffix)
-    if known is not None:
-        return known
-    guessed, _ = mimetypes.guess_type(filename, strict=False)
-    return guessed or "text/plain"

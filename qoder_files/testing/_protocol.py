@@ -1,8 +1,9 @@
 """What every emulator route shares: the URL layout and the ways of saying no.
 
 Owns ``API_PREFIX`` and the presigned download path, ``ApiError`` (raised by a handler and
-turned into the API's JSON error envelope by ``FilesEmulator``), the purpose check that more
-than one route makes, and object storage's XML error. It holds no state and handles no request.
+turned into the API's JSON error envelope by ``FilesEmulator``), the error type for each status
+the routing layer answers itself, the purpose check that more than one route makes, and object
+storage's XML error. It holds no state and handles no request.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from aiohttp import web
 
 from ._store import PURPOSE_VALUES
 
-__all__ = ["API_PREFIX", "DOWNLOAD_PREFIX", "ApiError", "check_purpose", "storage_error"]
+__all__ = [
+    "API_PREFIX",
+    "DOWNLOAD_PREFIX",
+    "ApiError",
+    "check_purpose",
+    "error_type_for",
+    "storage_error",
+]
 
 API_PREFIX = "/api/v1/cloud"
 DOWNLOAD_PREFIX = f"{API_PREFIX}/files/_download/"
@@ -32,6 +40,28 @@ class ApiError(Exception):
     def invalid(cls, message: str, param: str | None = None) -> ApiError:
         """A 400 ``invalid_request_error``, naming the field at fault when there is one."""
         return cls(400, "invalid_request_error", message, param)
+
+
+_ERROR_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    410: "not_found_error",
+    429: "rate_limit_error",
+}
+
+
+def error_type_for(status: int) -> str:
+    """The documented error type for a status the routing layer answers with.
+
+    A 405 (a method the route does not have) and any other 4xx without a type of its own is
+    ``invalid_request_error``: the API documents no type for them, and that is the type it
+    gives every request it cannot accept as sent. A 5xx is ``api_error``.
+    """
+    if status >= 500:
+        return "api_error"
+    return _ERROR_TYPES.get(status, "invalid_request_error")
 
 
 def check_purpose(purpose: str) -> str:

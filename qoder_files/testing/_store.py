@@ -1,8 +1,9 @@
 """The emulator's files in memory: ``StoredFile``, time-ordered ids, the listing indexes, seeding.
 
 ``FileStore`` keeps every file by id plus two ascending id indexes (all files, and one per
-purpose), so a listing page is a bisect and a slice. Ids sort by creation time
-(``make_file_id``), which is why a cursor id that no longer exists still finds its place.
+purpose), so a listing page is a bisect and a slice (a filter by name or scope first narrows the
+index). Ids sort by creation time (``make_file_id``), which is why a cursor id that no longer
+exists still finds its place. Every file has a ``scope``: ``None`` or the session it belongs to.
 
 It never speaks HTTP: no requests, no responses, no error envelopes; the routes do that.
 """
@@ -10,6 +11,7 @@ It never speaks HTTP: no requests, no responses, no error envelopes; the routes 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 import random
 from collections.abc import Iterable
@@ -24,11 +26,13 @@ __all__ = [
     "DOWNLOADABLE",
     "EPOCH",
     "PURPOSE_VALUES",
+    "SEED_SESSIONS",
     "SEED_TYPES",
     "FileStore",
     "StoredFile",
     "format_time",
     "make_file_id",
+    "seed_scope",
 ]
 
 PURPOSE_VALUES = tuple(p.value for p in Purpose)
@@ -48,6 +52,21 @@ SEED_TYPES = (
     (".html", "text/html"),
 )
 """``(suffix, media type)`` of seeded files."""
+SEED_SESSIONS = tuple(
+    f"sess_{hashlib.sha256(f'session {n}'.encode()).hexdigest()[:16]}" for n in range(4)
+)
+"""The sessions seeded files may belong to (their ``scope``)."""
+
+
+def seed_scope(file_id: str) -> dict[str, str] | None:
+    """The scope a seeded file gets: about one file in three belongs to one of the sessions.
+
+    Drawn from the id alone, so adding scopes left every other seeded value as it was.
+    """
+    draw = random.Random(file_id)
+    if draw.random() >= 1 / 3:
+        return None
+    return {"id": draw.choice(SEED_SESSIONS), "type": "session"}
 
 
 def format_time(value: datetime) -> str:
@@ -74,12 +93,19 @@ class StoredFile:
     status: str = "ready"
     created_at: datetime
     updated_at: datetime
+    scope: dict[str, str] | None = None
+    """``None`` or what the file belongs to, ``{"id": "sess_...", "type": "session"}``."""
     _rendered: dict[str, bytes] = attrs.field(factory=dict, repr=False)
 
     @property
     def size_bytes(self) -> int:
         """Length of the content."""
         return len(self.content)
+
+    @property
+    def downloadable(self) -> bool:
+        """Whether its content may be downloaded (decided by its purpose)."""
+        return self.purpose in DOWNLOADABLE
 
     def wire(self, shape: str) -> dict[str, Any]:
         """The file as the API of generation ``shape`` shows it."""
@@ -90,8 +116,8 @@ class StoredFile:
                 "filename": self.filename,
                 "mime_type": self.mime_type,
                 "size_bytes": self.size_bytes,
-                "downloadable": self.purpose in DOWNLOADABLE,
-                "scope": None,
+                "downloadable": self.downloadable,
+                "scope": self.scope,
                 "metadata": self.metadata,
                 "created_at": format_time(self.created_at),
             }
@@ -171,10 +197,11 @@ class FileStore:
             suffix, mime = rng.choice(SEED_TYPES)
             size = rng.randint(16, 4096)
             content = (f"{stem} {rng.getrandbits(64):016x}\n" * (size // 24 + 1)).encode()[:size]
+            file_id = make_file_id(created, rng)
             added.append(
                 self.add(
                     StoredFile(
-                        file_id=make_file_id(created, rng),
+                        file_id=file_id,
                         filename=f"{stem}-{rng.randint(1, 9999):04d}{suffix}",
                         mime_type=mime,
                         purpose=rng.choice(choices),
@@ -182,6 +209,7 @@ class FileStore:
                         metadata={"project": "demo"} if rng.random() < 0.3 else {},
                         created_at=created,
                         updated_at=created,
+                        scope=seed_scope(file_id),
                     )
                 )
             )
@@ -212,6 +240,7 @@ class FileStore:
         *,
         purpose: str | None,
         name: str | None,
+        scope_id: str | None,
         after: str | None,
         before: str | None,
         limit: int,
@@ -221,6 +250,7 @@ class FileStore:
         Args:
             purpose: Only files of this (known) purpose.
             name: Only files whose name starts with this, ignoring case.
+            scope_id: Only files whose scope has this id.
             after: The files older than this id (the newest of them).
             before: The files newer than this id (the oldest of them); wins over ``after``.
             limit: How many files at most.
@@ -229,6 +259,8 @@ class FileStore:
         if name is not None:
             prefix = name.lower()
             index = [i for i in index if self.files[i].filename.lower().startswith(prefix)]
+        if scope_id is not None:
+            index = [i for i in index if (self.files[i].scope or {}).get("id") == scope_id]
         if before is not None:
             lo = bisect.bisect_right(index, before)
             chunk = index[lo : lo + limit]
