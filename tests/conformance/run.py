@@ -6,6 +6,15 @@ files and served on a free loopback port from a background thread; schemathesis 
 check and every phase, stateful links included, with the emulator's bearer token. Every shape
 runs even when one fails; the exit code is the worst of them.
 
+What schemathesis reports that is a deliberate choice, not a fault:
+
+- ``GET files`` with two or more cursors (even empty ones) is a 400, as documented; OpenAPI
+  cannot say that parameters exclude each other, so this shows as "schema-valid request
+  rejected" (ST202).
+- An upload repeated with the same ``Idempotency-Key`` replays the first answer, even when that
+  file has been deleted since; a stateful run that then asks for the file sees a 404 ("created
+  resource not found", ST302).
+
 Presigned links are not followed (``--max-redirects 0``): in ``g1`` the content route answers
 302, and following it would send the bearer token to storage, which refuses it by design.
 """
