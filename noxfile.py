@@ -1,4 +1,5 @@
-"""Development sessions: ``nox -s tests lint typing docs`` (and ``bench``, not run in CI).
+"""Development sessions: ``nox -s tests lint typing docs`` (and ``bench``, ``conformance`` and
+``interop``, not run by default).
 
 Dependencies come from ``pyproject.toml`` (the project's extras and dependency groups), so
 this file never repeats a version pin.
@@ -71,3 +72,31 @@ def bench(session: nox.Session) -> None:
     """
     session.install("-e", ".[speedups]", *group("bench"))
     session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session
+def conformance(session: nox.Session) -> None:
+    """schemathesis against the emulator in each shape, from ``docs/openapi/``.
+
+    Every check and phase, stateful links included; extra arguments go to schemathesis
+    (``nox -s conformance -- --max-examples 200``). The seed is fixed so runs compare.
+    """
+    session.install("-e", ".", *group("conformance"))
+    session.run("openapi-spec-validator", "docs/openapi/g1.yaml", "docs/openapi/g3.yaml")
+    session.run(
+        "python",
+        "tests/conformance/run.py",
+        "g1",
+        "g3",
+        "--seed",
+        "1",
+        "--continue-on-failure",
+        *session.posargs,
+    )
+
+
+@nox.session
+def interop(session: nox.Session) -> None:
+    """The vendor SDK (``qca-sdk``) against the emulator's g3 shape: ``tests/interop/``."""
+    session.install("-e", ".", *group("test"), *group("interop"))
+    session.run("pytest", "tests/interop", "-p", "no:cacheprovider", *session.posargs)
