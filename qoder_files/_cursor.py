@@ -5,7 +5,9 @@ Pure: it takes pages and hands out requests, and never awaits. Rules it keeps:
 - direction is data: a ``before`` cursor means backward (toward newer files), anything else
   forward; every request carries exactly one cursor after the first;
 - forward continues from the envelope ``last_id``, backward from ``first_id``, each falling back
-  to the last/first item's id when the envelope leaves it out;
+  to the last/first item's id when the envelope leaves it out; a forward page that carries the
+  newer servers' opaque ``next_page`` continues with ``page=<next_page>`` instead, which those
+  servers require (they ignore ``after``);
 - items come back in the order of travel: forward pages as sent, backward pages reversed;
 - ``max_items`` is exact: the last request asks only for the remainder and a longer page is cut;
 - the walk never stops silently: ``has_more`` without a usable cursor, or a cursor this walk has
@@ -50,6 +52,7 @@ class CursorWalk:
         "_empty",
         "_limit",
         "_next",
+        "_next_page",
         "_purpose",
         "_remaining",
         "_sent",
@@ -78,6 +81,7 @@ class CursorWalk:
         self._next = self.start
         self._sent: set[str] = set()
         self._empty = 0  # empty pages in a row that said has_more
+        self._next_page: str | None = None  # the newer servers' opaque forward cursor
 
     def next_request(self) -> Request | None:
         """The next request to send, or ``None`` when the walk has ended."""
@@ -89,6 +93,8 @@ class CursorWalk:
         cursor = self._next
         if cursor is not None:
             self._sent.add(cursor)
+        if self._next_page is not None:
+            return list_request(purpose=self._purpose, limit=limit, page=self._next_page)
         if self.direction is Direction.BACKWARD:
             return list_request(purpose=self._purpose, limit=limit, before=cursor)
         return list_request(purpose=self._purpose, limit=limit, after=cursor)
@@ -123,6 +129,18 @@ class CursorWalk:
                     f"the server sent {self._empty} empty pages in a row, each saying has_more; "
                     f"giving up instead of looping (request id {page.request_id})"
                 )
+        if not backward and page.next_page is not None:
+            token = "page:" + page.next_page  # kept apart from ids in the repeat guard
+            if token in self._sent:
+                self.done = True
+                raise PaginationError(
+                    f"the server sent next_page {page.next_page!r} again; following it would "
+                    f"repeat pages (request id {page.request_id})"
+                )
+            self._sent.add(token)
+            self._next_page = page.next_page
+            self._next = page.last_id or (data[-1].file_id if data else self._next)
+            return items
         if backward:
             cursor = page.first_id or (data[0].file_id if data else None)
         else:

@@ -174,14 +174,20 @@ def list_request(
     limit: int | None = None,
     after: str | None = None,
     before: str | None = None,
+    page: str | None = None,
 ) -> Request:
-    """Build ``GET files`` with only the parameters that are set (at most one cursor)."""
+    """Build ``GET files`` with only the parameters that are set (at most one cursor).
+
+    ``page`` is the opaque forward cursor of newer servers (the previous ``next_page``).
+    """
     params: list[tuple[str, str]] = []
     if purpose is not None:
         params.append(("purpose", purpose.value))
     if limit is not None:
         params.append(("limit", str(limit)))
-    if after is not None:
+    if page is not None:
+        params.append(("page", page))
+    elif after is not None:
         params.append(("after", after))
     elif before is not None:
         params.append(("before", before))

@@ -124,3 +124,14 @@ def test_empty_last_page_is_a_clean_end() -> None:
     walk.next_request()
     assert walk.accept(page([], has_more=False)) == []
     assert walk.done
+
+
+def test_forward_pages_with_next_page_continue_with_page() -> None:
+    import attrs
+
+    walk = CursorWalk(limit=2)
+    assert params(walk) == {"limit": "2"}
+    walk.accept(attrs.evolve(page([9, 8], has_more=True), next_page="opaque-1"))
+    assert params(walk) == {"limit": "2", "page": "opaque-1"}
+    with pytest.raises(PaginationError, match="next_page 'opaque-1' again"):
+        walk.accept(attrs.evolve(page([7], has_more=True), next_page="opaque-1"))

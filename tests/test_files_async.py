@@ -88,6 +88,7 @@ def sent(emulator: FilesEmulator, route: str) -> list[RecordedRequest]:
 # --- the round trip, in both shapes -------------------------------------------------------------
 
 
+@G1_ONLY
 async def test_round_trip(
     client: AsyncClient, emulator: FilesEmulator, tmp_path: Path, shape: str
 ) -> None:
@@ -334,6 +335,7 @@ async def test_storage_retry_after_is_waited(client: AsyncClient, emulator: File
     assert waits == [2.0]
 
 
+@G1_ONLY
 async def test_internal_files_cannot_be_downloaded(
     client: AsyncClient, emulator: FilesEmulator, tmp_path: Path
 ) -> None:
@@ -798,3 +800,22 @@ async def test_large_in_memory_uploads_stream_without_warnings(client: AsyncClie
 async def test_filenames_are_sent_as_they_are(client: AsyncClient, name: str) -> None:
     stored = await client.upload_file(b"hi", filename=name)
     assert stored.filename == name
+
+
+async def test_newest_generation_one_file_calls() -> None:
+    emulator = FilesEmulator(shape="g3")
+    emulator.seed(20)
+    async with emulator.serve() as url, AsyncClient(emulator.token, base_url=url) as client:
+        uploaded = await client.upload_file(b"# notes\n", filename="notes.md")
+        assert uploaded.purpose is None
+        assert uploaded.extra["downloadable"] is False
+        assert await client.get_file(uploaded.file_id) == uploaded
+        with pytest.raises(PermissionDeniedError, match="downloadable"):
+            await client.download_file(uploaded.file_id)
+        await client.delete_file(uploaded.file_id)  # 200 {id, type: "file_deleted"}
+        with pytest.raises(NotFoundError):
+            await client.get_file(uploaded.file_id)
+        artifact = next(f for f in emulator.files.values() if f.downloadable)
+        assert await client.download_file(artifact.file_id) == artifact.content
+    statuses = {(r.method, r.path.rsplit("/", 1)[-1]) for r in emulator.requests}
+    assert ("POST", "files") in statuses

@@ -17,6 +17,7 @@ from qoder_files import (
     AsyncClient,
     AsyncScan,
     AuthenticationError,
+    BadRequestError,
     ClientClosedError,
     File,
     InternalServerError,
@@ -387,13 +388,15 @@ async def test_cancelling_the_consumer_cancels_the_scan(
     assert client_tasks() == set()
 
 
-async def test_g3_shape_scans_too() -> None:
+async def test_a_scan_on_a_server_without_purposes_hands_out_nothing() -> None:
     emulator = FilesEmulator(shape="g3")
     emulator.seed(400)
+    got: list[File] = []
     async with emulator.serve() as url, AsyncClient(emulator.token, base_url=url) as client:
-        single = await client.list_files(limit=100).collect(unbounded=True)
-        scanned = await collect_all(client.scan_files(limit=30))
-    assert scanned == single
+        with pytest.raises(BadRequestError, match="purpose"):
+            async for file in client.scan_files(limit=30):
+                got.append(file)
+    assert got == []  # never an unfiltered listing passed off as a filtered one
 
 
 async def test_aclose_inside_the_loop_ends_it(client: AsyncClient) -> None:
