@@ -1,0 +1,256 @@
+"""Every argument check of the SDK: constructor settings, per-call options, ids and payloads.
+
+Each ``check_*`` function takes what the caller passed (typed ``object``, since callers do not
+always honour the annotations), returns the value the rest of the SDK uses, and otherwise
+raises ``ValueError`` whose message starts with the argument's name. They run before any
+``Request`` exists, so a bad argument never sends anything.
+
+Invariants:
+- every argument check lives here, written once over the shared primitives at the top
+  (``_integer``, ``_number``, ``_identifier``): a bool is never taken for a number, nor a
+  float for an integer;
+- an id (a file id) that passes cannot leave its URL path segment.
+
+Pure: no I/O, no asyncio, no aiohttp.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
+
+from .models import Purpose
+
+__all__ = [
+    "MAX_LIMIT",
+    "check_base_url",
+    "check_chunk_size",
+    "check_concurrency",
+    "check_cursor",
+    "check_file_id",
+    "check_filename",
+    "check_idempotency_key",
+    "check_limit",
+    "check_max_items",
+    "check_max_retries",
+    "check_metadata",
+    "check_purpose",
+    "check_purposes",
+    "check_rate_limit",
+    "check_scan_limit",
+    "check_timeout",
+    "is_loopback_host",
+]
+
+MAX_LIMIT = 100
+_PURPOSES = {p.value: p for p in Purpose}
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+_FILE_ID = re.compile(r"[^/\s?#%\\]+")
+
+
+# --- primitives ----------------------------------------------------------------------------
+
+
+def _integer(value: object, name: str, *, minimum: int, maximum: int | None = None) -> int:
+    """An ``int`` (never a bool) from ``minimum`` to ``maximum``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        bound = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
+    return value
+
+
+def _number(value: object, name: str, *, unit: str) -> float:
+    """A real number (never a bool) greater than zero."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a positive number of {unit}, got {value!r}")
+    return value
+
+
+def _identifier(value: object, name: str) -> str:
+    """A non-empty string that cannot leave its URL path segment."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    if value in (".", ".."):
+        raise ValueError(f"{name} must not be a path segment such as '.' or '..', got {value!r}")
+    if not _FILE_ID.fullmatch(value):
+        raise ValueError(
+            f"{name} must not contain '/', '\\', '?', '#', '%' or whitespace, got {value!r}"
+        )
+    return value
+
+
+# --- listing -------------------------------------------------------------------------------
+
+
+def check_limit(limit: object, name: str = "limit") -> int | None:
+    """``limit`` must be ``None`` or an integer in 1..100."""
+    if limit is None:
+        return None
+    return _integer(limit, name, minimum=1, maximum=MAX_LIMIT)
+
+
+def check_scan_limit(limit: object) -> int:
+    """A scan always sends its page size: ``limit`` must be an integer in 1..100."""
+    return _integer(limit, "limit", minimum=1, maximum=MAX_LIMIT)
+
+
+def check_max_items(max_items: object) -> int | None:
+    """``max_items`` must be ``None`` or a positive integer."""
+    if max_items is None:
+        return None
+    return _integer(max_items, "max_items", minimum=1)
+
+
+def check_concurrency(concurrency: object) -> int:
+    """``concurrency`` must be an integer of at least 1."""
+    return _integer(concurrency, "concurrency", minimum=1)
+
+
+def check_cursor(value: object, name: str) -> str | None:
+    """A cursor must be ``None`` or a non-empty string."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty file id string, got {value!r}")
+    return value
+
+
+def check_purpose(purpose: object, name: str = "purpose") -> Purpose | None:
+    """``purpose`` must be ``None`` or one of the five documented values."""
+    if purpose is None:
+        return None
+    if isinstance(purpose, str) and purpose in _PURPOSES:
+        return _PURPOSES[purpose]
+    allowed = ", ".join(_PURPOSES)
+    raise ValueError(f"{name} must be one of {allowed}; got {purpose!r}")
+
+
+def check_purposes(purposes: object) -> tuple[Purpose, ...]:
+    """``None`` (all five documented purposes) or a non-empty collection of distinct ones."""
+    if purposes is None:
+        return tuple(Purpose)
+    if isinstance(purposes, str | bytes) or not isinstance(purposes, Iterable):
+        raise ValueError(f"purposes must be a list of purposes (or None for all), got {purposes!r}")
+    checked: list[Purpose] = []
+    for value in purposes:
+        purpose = check_purpose(value, "purposes")
+        if purpose is None:
+            raise ValueError("purposes must not contain None")
+        if purpose in checked:
+            raise ValueError(f"purposes must not repeat a purpose, got {purpose.value!r} twice")
+        checked.append(purpose)
+    if not checked:
+        raise ValueError("purposes must name at least one purpose (or be None for all)")
+    return tuple(checked)
+
+
+# --- one file ------------------------------------------------------------------------------
+
+
+def check_file_id(file_id: object) -> str:
+    """A file id must be a non-empty string that cannot leave its URL path segment."""
+    return _identifier(file_id, "file_id")
+
+
+def check_filename(filename: object) -> str | None:
+    """``filename`` must be ``None`` or a non-empty string that fits in a header line."""
+    if filename is None:
+        return None
+    if not isinstance(filename, str) or not filename.strip():
+        raise ValueError(f"filename must be a non-empty string, got {filename!r}")
+    if _CONTROL_CHARACTERS.search(filename):
+        raise ValueError(f"filename must not contain control characters, got {filename!r}")
+    return filename
+
+
+def check_metadata(metadata: object) -> str | None:
+    """``metadata`` must be ``None`` or a JSON-serialisable dict; returns its JSON text.
+
+    The stdlib encoder is used on purpose: it refuses NaN and infinities (which are not JSON)
+    instead of quietly writing ``null`` for them.
+    """
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}")
+    try:
+        return json.dumps(
+            dict(metadata), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata must be JSON-serialisable: {exc}") from None
+
+
+def check_idempotency_key(key: object) -> str | None:
+    """``idempotency_key`` must be ``None`` or 1 to 255 visible ASCII characters."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise ValueError(
+            f"idempotency_key must be 1 to 255 visible ASCII characters (a UUID is ideal), "
+            f"got {key!r}"
+        )
+    return key
+
+
+def check_chunk_size(chunk_size: object) -> int:
+    """``chunk_size`` must be a positive integer (bytes read per step of a download)."""
+    return _integer(chunk_size, "chunk_size", minimum=1)
+
+
+# --- client settings and per-call options --------------------------------------------------
+
+
+def check_timeout(timeout: object, name: str = "timeout") -> float:
+    """A timeout is a finite number of seconds greater than zero."""
+    return _number(timeout, name, unit="seconds")
+
+
+def check_max_retries(max_retries: object) -> int:
+    """``max_retries`` must be an integer of at least 0."""
+    return _integer(max_retries, "max_retries", minimum=0)
+
+
+def check_rate_limit(rate_limit: object) -> float | None:
+    """``rate_limit`` is ``None`` or a finite number of requests per second above zero."""
+    if rate_limit is None:
+        return None
+    return _number(rate_limit, "rate_limit", unit="requests per second")
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (lower-case, without brackets) is ``localhost`` or a loopback address.
+
+    An address, not a name that merely starts like one: ``127.evil.example`` is not loopback.
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: object) -> str:
+    """An ``https`` URL, or ``http`` to a loopback host; returned without a trailing slash."""
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise ValueError(f"base_url must be a non-empty URL string, got {base_url!r}")
+    parts = urlsplit(base_url.strip())
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+    if parts.scheme == "http" and not is_loopback_host(host):
+        raise ValueError(
+            f"base_url must use https (plain http is allowed only to a loopback host), "
+            f"got {base_url!r}"
+        )
+    return base_url.strip().rstrip("/")
