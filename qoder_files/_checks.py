@@ -9,7 +9,9 @@ Invariants:
 - every argument check lives here, written once over the shared primitives at the top
   (``_integer``, ``_number``, ``_identifier``): a bool is never taken for a number, nor a
   float for an integer;
-- an id (a file id) that passes cannot leave its URL path segment.
+- an id (a file id, a listing cursor) that passes cannot change the request path: it holds
+  only printable, non-space characters other than ``/ \\ ? # %``, and is neither ``.`` nor
+  ``..``.
 
 Pure: no I/O, no asyncio, no aiohttp.
 """
@@ -49,7 +51,8 @@ MAX_LIMIT = 100
 _PURPOSES = {p.value: p for p in Purpose}
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
-_FILE_ID = re.compile(r"[^/\s?#%\\]+")
+# Characters that would end or re-shape a path segment even when printable.
+_ID_SEPARATORS = re.compile(r"[/\\?#%]")
 
 
 # --- primitives ----------------------------------------------------------------------------
@@ -76,14 +79,21 @@ def _number(value: object, name: str, *, unit: str) -> float:
 
 
 def _identifier(value: object, name: str) -> str:
-    """A non-empty string that cannot leave its URL path segment."""
+    """A string that stays one path segment, whatever the URL layer does to it.
+
+    ``str.isprintable()`` is false for every control (C0, DEL, C1), format (bidi overrides and
+    isolates, zero-width characters), surrogate, private-use and unassigned character, and for
+    every separator but the ASCII space: exactly the characters that an HTTP library may drop,
+    re-encode or refuse. The space is the one printable whitespace character.
+    """
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name} must be a non-empty string, got {value!r}")
     if value in (".", ".."):
         raise ValueError(f"{name} must not be a path segment such as '.' or '..', got {value!r}")
-    if not _FILE_ID.fullmatch(value):
+    if not value.isprintable() or " " in value or _ID_SEPARATORS.search(value):
         raise ValueError(
-            f"{name} must not contain '/', '\\', '?', '#', '%' or whitespace, got {value!r}"
+            f"{name} must hold only printable characters other than whitespace and "
+            f"'/', '\\', '?', '#', '%', got {value!r}"
         )
     return value
 
@@ -116,12 +126,10 @@ def check_concurrency(concurrency: object) -> int:
 
 
 def check_cursor(value: object, name: str) -> str | None:
-    """A cursor must be ``None`` or a non-empty string."""
+    """A cursor (``after``/``before``) is ``None`` or a file id, checked as ``file_id`` is."""
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty file id string, got {value!r}")
-    return value
+    return _identifier(value, name)
 
 
 def check_purpose(purpose: object, name: str = "purpose") -> Purpose | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -209,3 +211,55 @@ def test_purposes_check() -> None:
     ]:
         with pytest.raises(ValueError, match=f"^purposes must .*{message}"):
             check_purposes(bad)
+
+
+# --- ids ----------------------------------------------------------------------------------------
+
+
+def test_the_id_rule_leaves_out_every_space_control_and_format_character() -> None:
+    # ``_identifier`` relies on ``str.isprintable()``: check, over every code point, that what it
+    # lets through (bar the ASCII space, refused separately) is neither whitespace, nor a
+    # control, format, surrogate or separator character.
+    refused = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"}
+    for point in range(sys.maxunicode + 1):
+        char = chr(point)
+        if char.isprintable() and char != " ":
+            assert not char.isspace(), hex(point)
+            assert unicodedata.category(char) not in refused, hex(point)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "file_abc\udcff",
+        "\udcff",
+        "file_\x00",
+        "\x1b[0m",
+        "a\x7f",
+        "a\x85",
+        "a\x9b",
+        "file_\u202eabc",
+        "\u2066file\u2069",
+        "a\u200bb",
+        "\ufefffile",
+        "a\u00a0b",
+        "a\u3000b",
+        "a\u2028b",
+        "a b",
+        "a%2Fb",
+        "a\\b",
+        "a#b",
+    ],
+)
+def test_ids_that_the_url_layer_would_rewrite_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"^file_id must hold only printable"):
+        check_file_id(bad)
+    with pytest.raises(ValueError, match=r"^before must hold only printable"):
+        check_cursor(bad, "before")
+
+
+def test_ids_may_hold_any_other_printable_character() -> None:
+    for good in ("file_019e3bb8c1387743bf4ef115aae5acb1", "a.b", "...", "ünïcode-名前", "a;b=c"):
+        assert check_file_id(good) == good
+        assert check_cursor(good, "after") == good
+    assert check_cursor(None, "after") is None

@@ -148,6 +148,23 @@ async def test_bad_arguments_send_nothing(
     assert emulator.requests == []
 
 
+@pytest.mark.parametrize(
+    "character",
+    ["\udcff", "\x00", "\x1f", "\x7f", "\x9b", "\u202e", "\u2067", "\u200b", "\u3000", " "],
+)
+async def test_cursors_the_url_layer_would_rewrite_send_nothing(
+    client: AsyncClient, emulator: FilesEmulator, character: str
+) -> None:
+    real = emulator.ids()[10]
+    for name in ("after", "before"):
+        for bad in (real + character, character):
+            with pytest.raises(ValueError, match=f"^{name} must"):
+                client.list_files(**{name: bad})
+            with pytest.raises(ValueError, match=f"^{name} must"):
+                await client.get_page(**{name: bad})
+    assert emulator.requests == []
+
+
 @pytest.mark.parametrize("token", ["", "   "])
 def test_blank_token(token: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("QODER_PAT", raising=False)
