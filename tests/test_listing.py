@@ -158,10 +158,11 @@ async def test_cursors_the_url_layer_would_rewrite_send_nothing(
     real = emulator.ids()[10]
     for name in ("after", "before"):
         for bad in (real + character, character):
+            cursor: dict[str, Any] = {name: bad}
             with pytest.raises(ValueError, match=f"^{name} must"):
-                client.list_files(**{name: bad})
+                client.list_files(**cursor)
             with pytest.raises(ValueError, match=f"^{name} must"):
-                await client.get_page(**{name: bad})
+                await client.get_page(**cursor)
     assert emulator.requests == []
 
 
