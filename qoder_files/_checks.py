@@ -8,7 +8,9 @@ raises ``ValueError`` whose message starts with the argument's name. They run be
 Invariants:
 - every argument check lives here, written once over the shared primitives at the top
   (``_integer``, ``_number``, ``_identifier``): a bool is never taken for a number, nor a
-  float for an integer;
+  float for an integer, and NaN or an infinity is never a valid number;
+- a message never shows a token or a password: a token is not echoed at all, and a URL's
+  credentials are masked before it is formatted;
 - an id (a file id, a listing cursor) that passes cannot change the request path: it holds
   only printable, non-space characters other than ``/ \\ ? # %``, and is neither ``.`` nor
   ``..``.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
@@ -28,12 +31,14 @@ from .models import Purpose
 
 __all__ = [
     "MAX_LIMIT",
+    "check_backoff",
     "check_base_url",
     "check_chunk_size",
     "check_concurrency",
     "check_cursor",
     "check_file_id",
     "check_filename",
+    "check_headers",
     "check_idempotency_key",
     "check_limit",
     "check_max_items",
@@ -42,8 +47,10 @@ __all__ = [
     "check_purpose",
     "check_purposes",
     "check_rate_limit",
+    "check_retry_statuses",
     "check_scan_limit",
     "check_timeout",
+    "check_token",
     "is_loopback_host",
 ]
 
@@ -53,6 +60,13 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 # Characters that would end or re-shape a path segment even when printable.
 _ID_SEPARATORS = re.compile(r"[/\\?#%]")
+# RFC 9110 ``token``: what a header name may be made of.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# A header value may hold a horizontal tab, but no other C0 control, no DEL and no C1 control:
+# CR and LF would end the header line, and the others are refused or rewritten on the way out.
+_BAD_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+_USERINFO = re.compile(r"://[^@]*@")
 
 
 # --- primitives ----------------------------------------------------------------------------
@@ -71,10 +85,15 @@ def _integer(value: object, name: str, *, minimum: int, maximum: int | None = No
     return value
 
 
-def _number(value: object, name: str, *, unit: str) -> float:
-    """A real number (never a bool) greater than zero."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{name} must be a positive number of {unit}, got {value!r}")
+def _number(value: object, name: str, *, unit: str, zero: bool = False) -> float:
+    """A finite real number (never a bool), greater than zero (or at least zero)."""
+    sign = "non-negative" if zero else "positive"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a {sign} number of {unit}, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number of {unit}, got {value!r}")
+    if value < 0 or (value == 0 and not zero):
+        raise ValueError(f"{name} must be a {sign} number of {unit}, got {value!r}")
     return value
 
 
@@ -235,6 +254,51 @@ def check_rate_limit(rate_limit: object) -> float | None:
     return _number(rate_limit, "rate_limit", unit="requests per second")
 
 
+def check_token(token: object) -> str:
+    """A token is visible ASCII (surrounding whitespace is dropped); it is never echoed.
+
+    Anything else (a line break, a control character, an inner space, a non-ASCII letter)
+    would make every request fail or be refused, so it fails here instead.
+    """
+    if not isinstance(token, str) or not token.strip():
+        raise ValueError("token is missing or blank: pass token= or set QODER_PAT")
+    token = token.strip()
+    if not _VISIBLE_ASCII.fullmatch(token):
+        raise ValueError(
+            "token must be visible ASCII characters only (no spaces, line breaks or "
+            "control characters); check how it was pasted or set"
+        )
+    return token
+
+
+def check_headers(headers: object, name: str = "default_headers") -> dict[str, str]:
+    """Extra headers: a mapping of token names to string values without line breaks.
+
+    Returns:
+        A copy, so that later changes to the caller's mapping do not reach the client.
+    """
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise ValueError(
+            f"{name} must be a dict of header names to values, got {type(headers).__name__}"
+        )
+    checked: dict[str, str] = {}
+    for key, value in headers.items():
+        if not isinstance(key, str) or not _HEADER_NAME.fullmatch(key):
+            raise ValueError(
+                f"{name} has an invalid header name {key!r}: letters, digits and "
+                f"!#$%&'*+-.^_`|~ only"
+            )
+        if not isinstance(value, str):
+            raise ValueError(f"{name}[{key!r}] must be a string, got {type(value).__name__}")
+        if _BAD_HEADER_VALUE.search(value):
+            # The value itself is not shown: extra headers often carry credentials.
+            raise ValueError(f"{name}[{key!r}] must not contain line breaks or control characters")
+        checked[key] = value
+    return checked
+
+
 def is_loopback_host(host: str) -> bool:
     """Whether ``host`` (lower-case, without brackets) is ``localhost`` or a loopback address.
 
@@ -248,17 +312,64 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def _masked_url(url: str) -> str:
+    """``url`` with everything between ``://`` and the first ``@`` replaced by ``***``.
+
+    That covers a ``user:password@`` part whatever it holds (even a ``/`` that would make a
+    parser see the password as a path); at worst it hides more than the credentials.
+    """
+    return _USERINFO.sub("://***@", url, count=1)
+
+
 def check_base_url(base_url: object) -> str:
-    """An ``https`` URL, or ``http`` to a loopback host; returned without a trailing slash."""
+    """An ``https`` URL (or ``http`` to a loopback host) with nothing but a host and a path.
+
+    Credentials, a query or a fragment are refused: the client appends paths to the base URL,
+    so any of them would misdirect every request (a fragment would cut its path off).
+
+    Returns:
+        The URL without surrounding whitespace and without a trailing slash.
+    """
     if not isinstance(base_url, str) or not base_url.strip():
         raise ValueError(f"base_url must be a non-empty URL string, got {base_url!r}")
-    parts = urlsplit(base_url.strip())
-    host = (parts.hostname or "").lower()
+    url = base_url.strip()
+    shown = repr(_masked_url(url))
+    if not url.isprintable() or " " in url:
+        raise ValueError(f"base_url must not contain whitespace or control characters: {shown}")
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - a malformed port raises here, not on the first request
+    except ValueError:
+        raise ValueError(f"base_url is not a valid URL: {shown}") from None
     if parts.scheme not in ("http", "https") or not host:
-        raise ValueError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+        raise ValueError(f"base_url must be an http(s) URL with a host, got {shown}")
+    if "@" in parts.netloc:
+        raise ValueError(
+            f"base_url must not hold credentials (user:password@): pass the token instead, "
+            f"got {shown}"
+        )
+    if "?" in url or "#" in url:
+        raise ValueError(f"base_url must not have a query or a fragment, got {shown}")
     if parts.scheme == "http" and not is_loopback_host(host):
         raise ValueError(
-            f"base_url must use https (plain http is allowed only to a loopback host), "
-            f"got {base_url!r}"
+            f"base_url must use https (plain http is allowed only to a loopback host), got {shown}"
         )
-    return base_url.strip().rstrip("/")
+    return url.rstrip("/")
+
+
+# --- retry policy fields -------------------------------------------------------------------
+
+
+def check_backoff(value: object, name: str) -> float:
+    """A ``RetryPolicy`` duration: a finite number of seconds, zero or more."""
+    return _number(value, name, unit="seconds", zero=True)
+
+
+def check_retry_statuses(values: object) -> frozenset[int]:
+    """``retry_statuses``: a collection of HTTP status codes (integers from 100 to 599)."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise ValueError(f"retry_statuses must be a collection of status codes, got {values!r}")
+    return frozenset(
+        _integer(status, "retry_statuses", minimum=100, maximum=599) for status in values
+    )

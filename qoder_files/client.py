@@ -20,7 +20,13 @@ from typing import Any, overload
 import aiohttp
 
 from . import _content, _scan, _wire, _wire_files
-from ._checks import check_max_retries, check_rate_limit, check_timeout
+from ._checks import (
+    check_headers,
+    check_max_retries,
+    check_rate_limit,
+    check_timeout,
+    check_token,
+)
 from ._content import DownloadTarget, UploadSource
 from ._cursor import CursorWalk
 from ._retry import RetryPolicy
@@ -86,15 +92,14 @@ class AsyncClient:
     ) -> None:
         if token is None:
             token = os.environ.get("QODER_PAT")
-        if not isinstance(token, str) or not token.strip():
-            raise ValueError("token is missing or blank: pass token= or set QODER_PAT")
-        token = token.strip()
+        token = check_token(token)
         if base_url is None:
             base_url = os.environ.get("QODER_BASE_URL") or _wire.DEFAULT_BASE_URL
         base_url = _wire.check_base_url(base_url)
         check_timeout(timeout)
         check_max_retries(max_retries)
         check_rate_limit(rate_limit)
+        default_headers = check_headers(default_headers)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValueError(f"retry must be a RetryPolicy or None, got {retry!r}")
         _configure_logging_from_env()

@@ -17,6 +17,7 @@ from qoder_files._checks import (
     check_cursor,
     check_file_id,
     check_filename,
+    check_headers,
     check_idempotency_key,
     check_limit,
     check_max_items,
@@ -27,6 +28,7 @@ from qoder_files._checks import (
     check_rate_limit,
     check_scan_limit,
     check_timeout,
+    check_token,
 )
 from qoder_files._wire import DEFAULT_BASE_URL
 
@@ -263,3 +265,13 @@ def test_ids_may_hold_any_other_printable_character() -> None:
         assert check_file_id(good) == good
         assert check_cursor(good, "after") == good
     assert check_cursor(None, "after") is None
+
+
+def test_good_client_settings_come_back_ready_to_use() -> None:
+    assert check_token("  pt-0123456789abcdef\n") == "pt-0123456789abcdef"
+    given = {"X-Trace": "a\tb", "x-custom_tag.v2": "é", "Accept-Language": ""}
+    checked = check_headers(given)
+    assert checked == given
+    assert checked is not given  # a copy: later changes by the caller do not reach the client
+    assert check_headers(None) == {}
+    assert check_timeout(1e-3) == 1e-3

@@ -552,6 +552,7 @@ async def test_download_checks_its_arguments_first(
         ({"dest": 3}, "dest"),
         ({"chunk_size": 0}, "chunk_size"),
         ({"timeout": -1}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
     ]
     for kwargs, name in cases:
         with pytest.raises(ValueError, match=name):

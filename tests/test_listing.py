@@ -133,6 +133,8 @@ async def test_purpose_filter(client: AsyncClient, emulator: FilesEmulator) -> N
         ({"after": ""}, "after"),
         ({"before": ""}, "before"),
         ({"timeout": 0}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
         ({"max_retries": -1}, "max_retries"),
     ],
 )

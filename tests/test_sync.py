@@ -115,6 +115,15 @@ def test_arguments_are_checked_like_the_async_client(
         Client()
     with pytest.raises(ValueError, match="session"):
         Client("pt-x", session=object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="timeout") as caught:
+        Client("pt-x", timeout=float("inf"))
+    with pytest.raises(ValueError, match="base_url") as caught:
+        Client("pt-x", base_url="https://alice:pw-s3cret@api.example.test/api/v1/cloud")
+    assert "s3cret" not in str(caught.value)
+    with pytest.raises(ValueError, match="token"):
+        Client("pt-x\r\nX-Evil: 1")
+    with pytest.raises(ValueError, match="default_headers"):
+        Client("pt-x", default_headers={"X-Trace": "a\nb"})
     with pytest.raises(ValueError, match="limit"):
         client.list_files(limit=0)
     with pytest.raises(ValueError, match="limit"):
