@@ -225,3 +225,19 @@ def test_unstructure_writes_the_seed_shape_back() -> None:
         "created_at",
         "updated_at",
     ]
+
+
+def test_field_lists_of_other_shapes_generate_working_code() -> None:
+    # an optional field of a checked kind (how ``downloadable: bool | None`` would be declared)
+    fields = tuple(
+        attrs.evolve(f, kind=_convert.TEXT) if f.name == "status" else f for f in _convert.FIELDS
+    )
+    assert "if status is not None:" in _convert._items_source(fields)
+    assert _convert._fast_path_works(_convert._Unfrozen, fields)
+    # a field may only share the value of one declared before it
+    backwards = tuple(
+        attrs.evolve(f, shares="updated_at") if f.name == "created_at" else f
+        for f in _convert.FIELDS
+    )
+    with pytest.raises(TypeError, match="not an earlier field"):
+        _convert._check_field_list(backwards)
