@@ -2,12 +2,13 @@
 
 Hook choices, in one place (the cattrs ``preconf`` habit):
 
-- ``File`` is structured by a hand-tuned hook, because decoding items is where a listing spends
-  its CPU. It reads ``file_id`` or, from newer servers, ``id``; parses each timestamp once with
-  ``datetime.fromisoformat`` (``Z`` and any number of fractional digits are accepted; a naive
-  time is taken as UTC; an ``updated_at`` equal to ``created_at`` reuses the parsed value);
-  keeps an unknown ``purpose`` as a plain string; and puts every field it does not model into
-  ``File.extra`` instead of dropping it.
+- ``File`` crosses the wire as ``FIELDS`` says, the one list of its wire fields; the
+  structuring hook, the fast loop of ``structure_items``, ``unstructure_file`` and the
+  import-time checks all derive from it. Reading accepts ``file_id`` or, from newer servers,
+  ``id``; parses each timestamp once with ``datetime.fromisoformat`` (``Z`` and any number of
+  fractional digits are accepted; a naive time is taken as UTC; an ``updated_at`` equal to
+  ``created_at`` reuses the parsed value); keeps an unknown ``purpose`` as a plain string; and
+  puts every field it does not model into ``File.extra`` instead of dropping it.
 - ``File`` is unstructured to the seed (G1) wire shape: ``file_id``, RFC 3339 UTC times with
   ``Z``, ``None`` fields left out, ``extra`` merged back at the top level.
 - ``Page[File]`` and ``DownloadLink`` have hooks of their own for the same reasons.
@@ -21,8 +22,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, cast, get_origin
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, cast, get_origin
 
 import attrs
 import cattrs
@@ -31,6 +32,9 @@ from cattrs.preconf.json import make_converter
 from .models import DownloadLink, File, Page, Purpose
 
 __all__ = [
+    "FIELDS",
+    "Field",
+    "Kind",
     "converter",
     "dumps",
     "format_timestamp",
@@ -61,20 +65,6 @@ except ImportError:  # pragma: no cover
 
 
 _PURPOSES: dict[str, Purpose] = {p.value: p for p in Purpose}
-_KNOWN_KEYS = frozenset(
-    {
-        "file_id",
-        "id",
-        "filename",
-        "size_bytes",
-        "mime_type",
-        "purpose",
-        "status",
-        "metadata",
-        "created_at",
-        "updated_at",
-    }
-)
 _fromisoformat = datetime.fromisoformat
 
 
@@ -95,89 +85,267 @@ def format_timestamp(value: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _require(obj: dict[str, Any], key: str, kind: type) -> Any:
-    try:
-        value = obj[key]
-    except KeyError:
-        raise KeyError(f"file object has no {key!r}") from None
-    if type(value) is not kind:
-        raise TypeError(f"file field {key!r} must be {kind.__name__}, got {type(value).__name__}")
+# --- the field list ----------------------------------------------------------------------------
+#
+# ``FIELDS`` is the one place that says how each ``File`` attribute crosses the wire: its keys,
+# what its value must be, and what it is when a file object leaves it out or sends null.
+# Everything else is derived from it: ``structure_file`` and the fast loop of
+# ``structure_items`` are generated from it at import time (as plain Python text, kept in
+# ``_FILE_SOURCE`` and ``_ITEMS_SOURCE`` for reading), ``unstructure_file`` walks it,
+# ``_KNOWN_KEYS`` lists its keys, and the import-time checks compare it with
+# ``attrs.fields(File)``. Generated code, rather than loops over the list, because these
+# functions decode every item of every page: a loop over fields would double their cost.
+#
+# Adding an attribute to ``File`` means one more ``Field`` here, and a new ``Kind`` only when
+# its values are read in a way no kind covers yet. For example, ``downloadable: bool | None``
+# would be ``Field("downloadable", Kind(exact=bool, write=_same, sample=True))``, and a nested
+# ``scope`` a ``Kind`` whose ``read`` and ``fast`` call its own parser. A ``File`` attribute
+# without a ``Field`` stops the import, so the fast path can never be lost silently.
+
+
+def _bad_type(name: str, expected: str, value: Any) -> TypeError:
+    return TypeError(f"file field {name!r} must be {expected}, got {type(value).__name__}")
+
+
+def _read_id(value: Any, name: str) -> Any:
+    if type(value) is not str or not value:
+        raise ValueError(f"file field {name!r} must be a non-empty string")
     return value
 
 
-def structure_file(obj: Any, _: Any = File) -> File:
-    """Build a ``File`` from one wire object (either generation)."""
-    if type(obj) is not dict:
-        raise TypeError(f"a file must be a JSON object, got {type(obj).__name__}")
-    file_id = obj.get("file_id")
-    if file_id is None:
-        file_id = obj.get("id")
-    if type(file_id) is not str or not file_id:
-        raise ValueError("file object has no string 'file_id' or 'id'")
-    created_raw = obj.get("created_at")
-    created_at = parse_timestamp(created_raw, "created_at")
-    updated_raw = obj.get("updated_at")
-    if updated_raw is None:
-        updated_at = None
-    elif updated_raw == created_raw:
-        updated_at = created_at
-    else:
-        updated_at = parse_timestamp(updated_raw, "updated_at")
-    purpose = obj.get("purpose")
-    if purpose is not None:
-        purpose = _PURPOSES.get(purpose, purpose)
-    metadata = obj.get("metadata")
-    if metadata is None:
-        metadata = {}
-    elif type(metadata) is not dict:
-        raise TypeError(f"file field 'metadata' must be an object, got {type(metadata).__name__}")
-    if obj.keys() <= _KNOWN_KEYS:
-        extra: dict[str, Any] = {}
-    else:
-        extra = {k: v for k, v in obj.items() if k not in _KNOWN_KEYS}
-    return File(
-        file_id=file_id,
-        filename=_require(obj, "filename", str),
-        size_bytes=_require(obj, "size_bytes", int),
-        mime_type=_require(obj, "mime_type", str),
-        purpose=purpose,
-        status=obj.get("status"),
-        metadata=metadata,
-        created_at=created_at,
-        updated_at=updated_at,
-        extra=extra,
-    )
+@attrs.frozen
+class Kind:
+    """How values of one sort are read from and written to the wire.
+
+    Attributes:
+        exact: The type a wire value must have exactly (``bool`` is not an ``int`` here);
+            checked inline by both paths, before ``read``/``fast``.
+        read: ``structure_file``'s reader: takes a value that is not null and the attribute
+            name, returns the attribute value or raises ``TypeError``/``ValueError`` with a
+            message naming the field; ``None`` keeps any value as sent.
+        fast: The same reading as statements of the fast loop, with ``{raw}`` for the wire
+            value and ``{out}`` for the attribute value. They may only raise (any
+            ``TypeError``/``ValueError``) where ``read`` raises: the loop then hands the
+            object to ``structure_file``, which words the error.
+        write: Attribute value to wire value, for ``unstructure_file``.
+        sample: A valid attribute value, for the import-time check.
+        converts: Whether ``fast`` assigns ``{out}`` (else the wire value is kept as is).
+    """
+
+    write: Callable[[Any], Any]
+    sample: Any
+    exact: type | None = None
+    read: Callable[[Any, str], Any] | None = None
+    fast: str = ""
+    converts: bool = False
+
+    @property
+    def described(self) -> str:
+        """How messages name ``exact``."""
+        return "an object" if self.exact is dict else getattr(self.exact, "__name__", "")
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+ID = Kind(
+    read=_read_id,
+    fast="if type({raw}) is not str or not {raw}:\n    raise TypeError",
+    write=_same,
+    sample="file_0",
+)
+TEXT = Kind(exact=str, write=_same, sample="a.txt")
+INTEGER = Kind(exact=int, write=_same, sample=1)
+ANY = Kind(write=_same, sample="ready")
+PURPOSE = Kind(
+    # an unknown purpose stays a plain string; an unhashable one raises TypeError in both paths
+    read=lambda value, _: _PURPOSES.get(value, value),
+    fast="{out} = purposes.get({raw}, {raw})",
+    write=str,
+    sample=Purpose.TOOL_OUTPUT,
+    converts=True,
+)
+OBJECT = Kind(exact=dict, write=dict, sample={"k": "v"})
+TIMESTAMP = Kind(
+    read=parse_timestamp,
+    fast=(
+        "{out} = fromisoformat({raw})\n"
+        "if {out}.tzinfo is None:\n"
+        "    {out} = {out}.replace(tzinfo=utc)"
+    ),
+    write=format_timestamp,
+    sample=datetime(2026, 1, 1, tzinfo=UTC),
+    converts=True,
+)
+
+
+@attrs.frozen
+class Field:
+    """One ``File`` attribute on the wire.
+
+    Attributes:
+        name: The attribute of ``File``.
+        kind: How its value is read and written.
+        keys: Its wire keys: the seed (G1) key first, which is also the key written back, then
+            the keys other generations use instead. Defaults to ``(name,)``.
+        required: Whether a file object without it (or with null) is refused; otherwise the
+            attribute gets ``empty``.
+        empty: Makes the value a missing or null optional field gets, anew for each file
+            (``dict`` for an empty object); ``None`` for the value ``None``.
+        shares: The name of an earlier field of the same kind whose value is reused when the
+            wire text is equal (``updated_at`` usually repeats ``created_at``: parsed once).
+    """
+
+    name: str
+    kind: Kind
+    keys: tuple[str, ...] = attrs.field()
+    required: bool = False
+    empty: Callable[[], Any] | None = None
+    shares: str | None = None
+
+    @keys.default
+    def _name_as_key(self) -> tuple[str, ...]:
+        return (self.name,)
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("file_id", ID, keys=("file_id", "id"), required=True),
+    Field("filename", TEXT, required=True),
+    Field("size_bytes", INTEGER, required=True),
+    Field("mime_type", TEXT, required=True),
+    Field("purpose", PURPOSE),
+    Field("status", ANY),
+    Field("metadata", OBJECT, empty=dict),
+    Field("created_at", TIMESTAMP, required=True),
+    Field("updated_at", TIMESTAMP, shares="created_at"),
+)
+"""Every wire field of ``File``, in the order the seed generation writes them."""
+
+# The one ``File`` attribute that is not a wire field: it holds the fields ``File`` does not model.
+_EXTRA = "extra"
+_KNOWN_KEYS = frozenset(key for field in FIELDS for key in field.keys)
+
+
+def _check_field_list(fields: tuple[Field, ...] = FIELDS) -> None:
+    """Refuse to import when ``FIELDS`` and ``File`` disagree: never a silently slower path."""
+    declared = [field.name for field in fields]
+    attributes = [f.name for f in attrs.fields(File)]
+    if sorted([*declared, _EXTRA]) != sorted(attributes) or len(set(declared)) != len(declared):
+        raise TypeError(
+            f"qoder_files._convert.FIELDS {declared} does not match File's attributes "
+            f"{attributes} (every attribute but {_EXTRA!r} needs exactly one Field)"
+        )
+    for field in fields:
+        if field.shares is not None and field.shares not in declared[: declared.index(field.name)]:
+            raise TypeError(f"field {field.name!r} shares {field.shares!r}, not an earlier field")
+
+
+_check_field_list()
+
+
+def _indent(text: str, level: int) -> list[str]:
+    return [" " * (4 * level) + line for line in text.splitlines()]
+
+
+def _file_source(fields: tuple[Field, ...] = FIELDS) -> str:
+    """The text of ``structure_file`` for ``fields``: each field read in turn, then ``File(...)``.
+
+    Generated rather than a loop over ``fields`` because it also decodes every item of the
+    newer generation's pages, where walking the field list would cost as much as reading.
+    """
+    body = ["get = obj.get"]
+    for f in fields:
+        raw = f"{f.name}_raw"
+        body.append(f"{raw} = get({f.keys[0]!r})")
+        for alias in f.keys[1:]:
+            body.append(f"if {raw} is None:\n    {raw} = get({alias!r})")
+        if f.required:
+            missing = " or ".join(map(repr, f.keys)).replace('"', "'")
+            body.append(f'if {raw} is None:\n    raise KeyError("file object has no {missing}")')
+        else:
+            empty = "None" if f.empty is None else f"empty_{f.name}()"
+            body.append(f"if {raw} is None:\n    {f.name} = {empty}")
+        if f.shares is not None:
+            body.append(f"elif {raw} == {f.shares}_raw:\n    {f.name} = {f.shares}")
+        if f.kind.exact is not None:
+            described = f"{f.name!r}, {f.kind.described!r}, {raw}"
+            body.append(f"elif type({raw}) is not type_{f.name}:\n    raise bad_type({described})")
+        read = raw if f.kind.read is None else f"read_{f.name}({raw}, {f.name!r})"
+        body.append(f"else:\n    {f.name} = {read}")
+    body += [
+        "if obj.keys() <= known_keys:",
+        f"    {_EXTRA} = {{}}",
+        "else:",
+        f"    {_EXTRA} = {{k: v for k, v in obj.items() if k not in known_keys}}",
+        "return file_class(",
+        *(f"    {f.name}={f.name}," for f in fields),
+        f"    {_EXTRA}={_EXTRA},",
+        ")",
+    ]
+    lines = [
+        "def structure_file(obj, _=None):",
+        '    """Build a ``File`` from one wire object (either generation)."""',
+        "    if type(obj) is not dict:",
+        '        raise TypeError(f"a file must be a JSON object, got {type(obj).__name__}")',
+        *_indent("\n".join(body), 1),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+class _StructureFile(Protocol):
+    """The signature of the generated ``structure_file`` (a cattrs structure hook)."""
+
+    def __call__(self, obj: Any, _: Any = ..., /) -> File: ...
+
+
+def _compile_file(fields: tuple[Field, ...] = FIELDS) -> _StructureFile:
+    namespace: dict[str, Any] = {
+        "file_class": File,
+        "known_keys": frozenset(key for field in fields for key in field.keys),
+        "bad_type": _bad_type,
+        **{f"type_{f.name}": f.kind.exact for f in fields if f.kind.exact is not None},
+        **{f"read_{f.name}": f.kind.read for f in fields if f.kind.read is not None},
+        **{f"empty_{f.name}": f.empty for f in fields if f.empty is not None},
+    }
+    source = _FILE_SOURCE if fields is FIELDS else _file_source(fields)
+    exec(compile(source, "<qoder_files._convert structure_file>", "exec"), namespace)
+    return cast(_StructureFile, namespace["structure_file"])
+
+
+_FILE_SOURCE = _file_source()
+structure_file = _compile_file()
+
+
+def unstructure_file(file: File) -> dict[str, Any]:
+    """Turn a ``File`` back into its seed-generation wire object (``None`` fields left out)."""
+    out: dict[str, Any] = {}
+    for field in FIELDS:
+        value = getattr(file, field.name)
+        if value is not None:
+            out[field.keys[0]] = field.kind.write(value)
+    for key, value in file.extra.items():
+        out.setdefault(key, value)
+    return out
 
 
 # --- the fast path for listing pages -----------------------------------------------------------
 #
-# Decoding items is where a listing spends its CPU, so a page's items skip ``structure_file``
-# when they have the seed shape: exactly the nine seed keys (or eight, without ``updated_at``),
-# each of the expected type. Such an object is read with direct lookups, and its ``File`` is
+# Decoding items is where a listing spends its CPU, so ``structure_items`` runs a loop generated
+# from ``FIELDS`` at import time (``_ITEMS_SOURCE`` holds its text). It takes objects in the seed
+# shape: the first key of each field and no other key, each optional one possibly absent. Such
+# an object is read with direct lookups and the kinds' ``fast`` statements, and its ``File`` is
 # built without ``__init__``: an instance of ``_Unfrozen`` (a subclass of ``File`` that adds
 # nothing but the ordinary ``__setattr__``) has its slots stored as plain attributes, which the
 # interpreter does at the cost of a local variable store, and is then turned into a ``File`` by
 # assigning ``__class__`` (allowed because the two classes have the same memory layout). That
 # costs a fifth of attrs' keyword ``__init__``, which goes through ``object.__setattr__`` once
-# per field. Anything else (the newer shape, missing, extra or mistyped fields, a bad timestamp)
-# goes through ``structure_file``, which builds the same ``File`` or raises the same error.
+# per field. Anything else (the newer shape, unknown or mistyped fields, a bad timestamp) goes
+# through ``structure_file``, which builds the same ``File`` or raises the same error.
 # Skipping ``__init__`` is correct only while ``File`` has nothing for it to run besides storing
-# the values, and the class switch only while CPython allows it: the import-time check below
-# builds a ``File`` both ways and turns the fast path off unless they match.
-
-_FIELD_ORDER = (
-    "file_id",
-    "filename",
-    "size_bytes",
-    "mime_type",
-    "purpose",
-    "status",
-    "metadata",
-    "created_at",
-    "updated_at",
-    "extra",
-)
-_SEED_KEYS = len(_FIELD_ORDER) - 1  # every field is a wire key, except ``extra``
+# the values, and the class switch only while CPython allows it: the import-time check runs the
+# generated loop on a sample of every field and turns the fast path off unless it builds the
+# same ``File`` as ``File(...)``.
 
 
 class _Unfrozen(File):
@@ -188,137 +356,146 @@ class _Unfrozen(File):
     __delattr__ = object.__delattr__
 
 
-def _build_fast(values: dict[str, Any]) -> File:
-    """Build a ``File`` the way ``structure_items`` does (used by the import-time check)."""
-    file: Any = object.__new__(_Unfrozen)
-    for name in _FIELD_ORDER:
-        setattr(file, name, values[name])
-    file.__class__ = File
-    return cast(File, file)
+def _items_source(fields: tuple[Field, ...] = FIELDS) -> str:
+    """The text of the fast loop for ``fields`` (see the comment above)."""
+    raw = {f.name: f"{f.name}_raw" if f.kind.converts else f.name for f in fields}
+    optional = [f for f in fields if not f.required]
+    every_key = [f"{raw[f.name]} = obj[{f.keys[0]!r}]" for f in fields]
+    some_keys = [
+        f"{raw[f.name]} = obj[{f.keys[0]!r}]"
+        if f.required
+        else f"{raw[f.name]} = get({f.keys[0]!r}, missing)"
+        for f in fields
+    ]
+    present = " + ".join(f"({raw[f.name]} is not missing)" for f in optional) or "0"
+    some_keys += [
+        "# a key not counted here is one this loop does not model: structure_file keeps it",
+        f"if size != {len(fields) - len(optional)} + {present}:",
+        "    raise KeyError",
+        *(f"if {raw[f.name]} is missing:\n    {raw[f.name]} = None" for f in optional),
+    ]
+    reads: list[str] = []
+    for f in fields:
+        names = {"raw": raw[f.name], "out": f.name}
+        fast = f.kind.fast.format(**names)
+        if f.kind.exact is not None:
+            check = f"if type({names['raw']}) is not type_{f.name}:\n    raise TypeError"
+            fast = f"{check}\n{fast}" if fast else check
+        if f.shares is not None:
+            shared = {"raw": raw[f.shares], "out": f.shares}
+            fast = (
+                f"if {names['raw']} == {shared['raw']}:\n    {f.name} = {shared['out']}\n"
+                f"else:\n" + "\n".join(_indent(fast, 1))
+            )
+        if not f.required and fast:
+            if f.empty is None and not f.kind.converts:
+                fast = f"if {names['raw']} is not None:\n" + "\n".join(_indent(fast, 1))
+            else:
+                empty = "None" if f.empty is None else f"empty_{f.name}()"
+                fast = f"if {names['raw']} is None:\n    {f.name} = {empty}\nelse:\n" + "\n".join(
+                    _indent(fast, 1)
+                )
+        reads += fast.splitlines() if fast else [f"# {f.name}: any value, kept as sent"]
+    stores = [f"file.{f.name} = {f.name}" for f in fields]
+    lines = [
+        "def structure_items(data):",
+        "    files = []",
+        "    append = files.append",
+        "    for obj in data:",
+        "        if type(obj) is dict:",
+        "            size = len(obj)",
+        "            try:",
+        f"                if size == {len(fields)}:",
+        *_indent("\n".join(every_key), 5),
+        "                else:",
+        "                    get = obj.get",
+        *_indent("\n".join(some_keys), 5),
+        *_indent("\n".join(reads), 4),
+        "                file = new(unfrozen)",
+        *_indent("\n".join(stores), 4),
+        f"                file.{_EXTRA} = {{}}",
+        "                file.__class__ = file_class",
+        "                append(file)",
+        "                continue",
+        "            except (KeyError, TypeError, ValueError):",
+        "                pass  # not the plain seed shape: fallback decides, with its messages",
+        "        append(fallback(obj))",
+        "    return files",
+    ]
+    return "\n".join(lines) + "\n"
 
 
-def _fast_path_works() -> bool:
-    fields = attrs.fields(File)
+_ITEMS_SOURCE = _items_source()
+
+
+def _compile_items(
+    unfrozen: type, fallback: Callable[[Any], File], fields: tuple[Field, ...] = FIELDS
+) -> Callable[[list[Any]], list[File]]:
+    """Compile the fast loop of ``fields`` with the names it uses bound as its globals."""
+    source = _ITEMS_SOURCE if fields is FIELDS else _items_source(fields)
+    namespace: dict[str, Any] = {
+        "new": object.__new__,
+        "unfrozen": unfrozen,
+        "file_class": File,
+        "fallback": fallback,
+        "fromisoformat": _fromisoformat,
+        "purposes": _PURPOSES,
+        "utc": UTC,
+        "missing": object(),
+        **{f"empty_{f.name}": f.empty for f in fields if f.empty is not None},
+        **{f"type_{f.name}": f.kind.exact for f in fields if f.kind.exact is not None},
+    }
+    exec(compile(source, "<qoder_files._convert fast loop>", "exec"), namespace)
+    return cast(Callable[[list[Any]], list[File]], namespace["structure_items"])
+
+
+def _refuse(obj: Any) -> File:
+    raise LookupError("the fast loop handed a sample object to its fallback")
+
+
+def _fast_path_works(unfrozen: type = _Unfrozen, fields: tuple[Field, ...] = FIELDS) -> bool:
+    """Whether the loop generated from ``fields`` builds, with ``unfrozen``, exact ``File`` values.
+
+    It runs on a sample with every field set, then on one per optional field left out and one
+    per timestamp field set apart, so each field's fast statements run at least once.
+    """
     if not (
-        sorted(f.name for f in fields) == sorted(_FIELD_ORDER)
-        and all(f.validator is None and f.converter is None for f in fields)
+        all(a.validator is None and a.converter is None for a in attrs.fields(File))
         and not hasattr(File, "__attrs_pre_init__")
         and not hasattr(File, "__attrs_post_init__")
         and "__slots__" in File.__dict__
     ):
         return False
-    values: dict[str, Any] = {
-        "file_id": "file_0",
-        "filename": "a.txt",
-        "size_bytes": 1,
-        "mime_type": "text/plain",
-        "purpose": Purpose.TOOL_OUTPUT,
-        "status": "ready",
-        "metadata": {"k": "v"},
-        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
-        "updated_at": None,
-        "extra": {},
-    }
+    loop = _compile_items(unfrozen, _refuse, fields)
+    values = {field.name: field.kind.sample for field in fields}
+    samples = [File(**values, extra={})]
+    for field in fields:  # every field once with its empty value, once with a later time
+        if not field.required:
+            empty = None if field.empty is None else field.empty()
+            samples.append(File(**{**values, field.name: empty}, extra={}))
+        if isinstance(field.kind.sample, datetime):
+            later = field.kind.sample + timedelta(seconds=1)
+            samples.append(File(**{**values, field.name: later}, extra={}))
+    wire = [unstructure_file(sample) for sample in samples]
     try:
-        built = _build_fast(values)
-    except TypeError:  # the class switch is refused: the layouts differ
+        built = loop(wire)
+    except (LookupError, TypeError):  # a sample took the fallback, or the switch was refused
         return False
-    return type(built) is File and attrs.astuple(built) == attrs.astuple(File(**values))
+    return all(
+        type(b) is File and attrs.astuple(b) == attrs.astuple(s)
+        for b, s in zip(built, samples, strict=True)
+    )
 
 
 _FAST = _fast_path_works()
+_structure_items = _compile_items(_Unfrozen, structure_file)
 
 
 def structure_items(data: list[Any]) -> list[File]:
     """Build the ``File`` of every wire object of a page, exactly as ``structure_file`` would."""
-    if not _FAST:  # pragma: no cover - guards future changes to File
+    if not _FAST:  # pragma: no cover - guards future changes to File or the interpreter
         return [structure_file(item) for item in data]
-    new = object.__new__
-    unfrozen = _Unfrozen
-    file_class = File
-    fromisoformat = _fromisoformat
-    purposes = _PURPOSES
-    utc = UTC
-    seed_keys = _SEED_KEYS
-    files: list[File] = []
-    append = files.append
-    file: Any
-    for obj in data:
-        if type(obj) is dict and seed_keys - 1 <= (size := len(obj)) <= seed_keys:
-            try:
-                file_id = obj["file_id"]
-                filename = obj["filename"]
-                size_bytes = obj["size_bytes"]
-                mime_type = obj["mime_type"]
-                purpose = obj["purpose"]
-                status = obj["status"]
-                metadata = obj["metadata"]
-                created_raw = obj["created_at"]
-                # eight keys found and eight in all: the ninth, ``updated_at``, is absent
-                updated_raw = obj["updated_at"] if size == seed_keys else None
-                if (
-                    type(file_id) is str
-                    and file_id
-                    and type(filename) is str
-                    and type(size_bytes) is int
-                    and type(mime_type) is str
-                    and type(metadata) is dict
-                    and type(created_raw) is str
-                ):
-                    created_at = fromisoformat(created_raw)
-                    if created_at.tzinfo is None:
-                        created_at = created_at.replace(tzinfo=utc)
-                    if updated_raw is None:
-                        updated_at = None
-                    elif updated_raw == created_raw:
-                        updated_at = created_at
-                    elif type(updated_raw) is str:
-                        updated_at = fromisoformat(updated_raw)
-                        if updated_at.tzinfo is None:
-                            updated_at = updated_at.replace(tzinfo=utc)
-                    else:
-                        raise TypeError  # structure_file words the message
-                    if purpose is not None:
-                        purpose = purposes.get(purpose, purpose)
-                    file = new(unfrozen)
-                    file.file_id = file_id
-                    file.filename = filename
-                    file.size_bytes = size_bytes
-                    file.mime_type = mime_type
-                    file.purpose = purpose
-                    file.status = status
-                    file.metadata = metadata
-                    file.created_at = created_at
-                    file.updated_at = updated_at
-                    file.extra = {}
-                    file.__class__ = file_class
-                    append(file)
-                    continue
-            except (KeyError, TypeError, ValueError):
-                pass  # not the plain seed shape: structure_file decides, with its messages
-        append(structure_file(obj))
-    return files
-
-
-def unstructure_file(file: File) -> dict[str, Any]:
-    """Turn a ``File`` back into its seed-generation wire object."""
-    out: dict[str, Any] = {
-        "file_id": file.file_id,
-        "filename": file.filename,
-        "size_bytes": file.size_bytes,
-        "mime_type": file.mime_type,
-    }
-    if file.purpose is not None:
-        out["purpose"] = str(file.purpose)
-    if file.status is not None:
-        out["status"] = file.status
-    out["metadata"] = dict(file.metadata)
-    out["created_at"] = format_timestamp(file.created_at)
-    if file.updated_at is not None:
-        out["updated_at"] = format_timestamp(file.updated_at)
-    for key, value in file.extra.items():
-        out.setdefault(key, value)
-    return out
+    return _structure_items(data)
 
 
 def _optional_str(obj: dict[str, Any], key: str) -> str | None:

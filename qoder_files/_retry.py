@@ -13,18 +13,19 @@ from email.utils import parsedate_to_datetime
 
 import attrs
 
+from ._checks import check_backoff, check_retry_statuses
+
 __all__ = ["DEFAULT_RETRY_STATUSES", "RetryPolicy", "parse_retry_after"]
 
 DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
-def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must not be negative, got {value!r}")
+def _seconds(_: object, attribute: attrs.Attribute[float], value: object) -> None:
+    check_backoff(value, attribute.name)
 
 
 def _statuses(values: Iterable[int]) -> frozenset[int]:
-    return frozenset(values)
+    return check_retry_statuses(values)
 
 
 @attrs.frozen(kw_only=True)
@@ -32,6 +33,8 @@ class RetryPolicy:
     """How the client waits between attempts.
 
     The number of retries is the client's ``max_retries``; this policy only shapes the waits.
+    Every field is checked when the policy is made: a duration must be a finite number of
+    seconds, zero or more, and a status an integer from 100 to 599.
 
     Attributes:
         backoff_base: First backoff ceiling in seconds; doubled on every retry ("full jitter":
@@ -42,9 +45,9 @@ class RetryPolicy:
         retry_statuses: HTTP statuses that are retried.
     """
 
-    backoff_base: float = attrs.field(default=0.5, validator=_positive)
-    backoff_max: float = attrs.field(default=8.0, validator=_positive)
-    max_wait: float = attrs.field(default=60.0, validator=_positive)
+    backoff_base: float = attrs.field(default=0.5, validator=_seconds)
+    backoff_max: float = attrs.field(default=8.0, validator=_seconds)
+    max_wait: float = attrs.field(default=60.0, validator=_seconds)
     retry_statuses: frozenset[int] = attrs.field(
         default=DEFAULT_RETRY_STATUSES, converter=_statuses
     )

@@ -26,49 +26,20 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any
 
+from ._checks import (  # re-exported: the client calls these checks through this module
+    check_concurrency,
+    check_max_items,
+    check_purposes,
+    check_scan_limit,
+)
 from ._public import publish
-from ._wire import check_limit, check_max_items, check_purpose
 from .errors import ClientClosedError
-from .models import File, Page, Purpose
+from .models import File, Page
 from .pager import AsyncPager, Fetch, _retrieve
 
 __all__ = ["AsyncScan", "bounded", "check_concurrency", "check_purposes", "check_scan_limit"]
 
 _order_key = operator.attrgetter("created_at", "file_id")
-
-
-def check_purposes(purposes: object) -> tuple[Purpose, ...]:
-    """``None`` (all five documented purposes) or a non-empty collection of distinct ones."""
-    if purposes is None:
-        return tuple(Purpose)
-    if isinstance(purposes, str | bytes) or not hasattr(purposes, "__iter__"):
-        raise ValueError(f"purposes must be a list of purposes (or None for all), got {purposes!r}")
-    checked: list[Purpose] = []
-    for value in purposes:
-        purpose = check_purpose(value, "purposes")
-        if purpose is None:
-            raise ValueError("purposes must not contain None")
-        if purpose in checked:
-            raise ValueError(f"purposes must not repeat a purpose, got {purpose.value!r} twice")
-        checked.append(purpose)
-    if not checked:
-        raise ValueError("purposes must name at least one purpose (or be None for all)")
-    return tuple(checked)
-
-
-def check_concurrency(concurrency: object) -> int:
-    """``concurrency`` must be an integer of at least 1."""
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be an integer of at least 1, got {concurrency!r}")
-    return concurrency
-
-
-def check_scan_limit(limit: object) -> int:
-    """A scan always sends its page size: ``limit`` must be an integer in 1..100."""
-    checked = check_limit(limit)
-    if checked is None:
-        raise ValueError("limit must be an integer from 1 to 100, got None")
-    return checked
 
 
 def bounded(fetch: Fetch, concurrency: int) -> Fetch:

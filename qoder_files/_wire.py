@@ -6,8 +6,8 @@ the one-file calls and presigned downloads, in ``_wire_files``), as plain functi
 asyncio or aiohttp; the transport carries these values, nothing more.
 
 Invariants:
-- every argument check runs before a ``Request`` exists, and raises ``ValueError`` naming the
-  argument;
+- arguments are checked (by ``_checks``, where every argument check lives) before a
+  ``Request`` exists; the checks the client calls through this module are re-exported here;
 - every ``decipher_*`` function turns an error status into the matching ``APIError`` and a
   2xx body it cannot read into ``InvalidResponseError``; nothing else escapes.
 """
@@ -15,7 +15,6 @@ Invariants:
 from __future__ import annotations
 
 import http
-import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -23,6 +22,15 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 
 from . import _convert
+from ._checks import (  # re-exported: the client calls these checks through this module
+    check_base_url,
+    check_cursor,
+    check_limit,
+    check_max_items,
+    check_proxy,
+    check_purpose,
+    is_loopback_host,
+)
 from ._retry import parse_retry_after
 from .errors import (
     APIError,
@@ -36,7 +44,6 @@ from .models import DownloadLink, File, Page, Purpose
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "MAX_LIMIT",
     "REDIRECT_STATUSES",
     "FormField",
     "Request",
@@ -66,8 +73,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-MAX_LIMIT = 100
-_PURPOSES = {p.value: p for p in Purpose}
 _BODY_SNIPPET = 500
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -124,48 +129,6 @@ def get_header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == lowered:
             return candidate
     return None
-
-
-# --- argument checks --------------------------------------------------------------------------
-
-
-def check_limit(limit: object, name: str = "limit") -> int | None:
-    """``limit`` must be ``None`` or an integer in 1..100."""
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise ValueError(f"{name} must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"{name} must be from 1 to {MAX_LIMIT}, got {limit}")
-    return limit
-
-
-def check_max_items(max_items: object) -> int | None:
-    """``max_items`` must be ``None`` or a positive integer."""
-    if max_items is None:
-        return None
-    if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
-        raise ValueError(f"max_items must be a positive integer, got {max_items!r}")
-    return max_items
-
-
-def check_cursor(value: object, name: str) -> str | None:
-    """A cursor must be ``None`` or a non-empty string."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty file id string, got {value!r}")
-    return value
-
-
-def check_purpose(purpose: object, name: str = "purpose") -> Purpose | None:
-    """``purpose`` must be ``None`` or one of the five documented values."""
-    if purpose is None:
-        return None
-    if isinstance(purpose, str) and purpose in _PURPOSES:
-        return _PURPOSES[purpose]
-    allowed = ", ".join(_PURPOSES)
-    raise ValueError(f"{name} must be one of {allowed}; got {purpose!r}")
 
 
 def list_request(
@@ -397,7 +360,7 @@ def check_presigned_url(url: str, response: Response) -> None:
     if (
         parts is not None
         and host
-        and (parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host)))
+        and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host)))
     ):
         return
     raise InvalidResponseError(
@@ -411,56 +374,6 @@ def check_presigned_url(url: str, response: Response) -> None:
 # --- client configuration ---------------------------------------------------------------------
 
 DEFAULT_BASE_URL = "https://openapi.qoder.sh/api/v1/cloud"
-
-
-def _is_loopback(host: str) -> bool:
-    # An address, not a name that merely starts like one ("127.evil.example" is not loopback).
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_base_url(base_url: object) -> str:
-    """An ``https`` URL, or ``http`` to a loopback host; returned without a trailing slash."""
-    if not isinstance(base_url, str) or not base_url.strip():
-        raise ValueError(f"base_url must be a non-empty URL string, got {base_url!r}")
-    parts = urlsplit(base_url.strip())
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
-        raise ValueError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
-    loopback = _is_loopback(host)
-    if parts.scheme == "http" and not loopback:
-        raise ValueError(
-            f"base_url must use https (plain http is allowed only to a loopback host), "
-            f"got {base_url!r}"
-        )
-    return base_url.strip().rstrip("/")
-
-
-def check_proxy(proxy: object) -> str | None:
-    """``proxy`` must be ``None`` or an ``http``/``https`` URL with a host.
-
-    The message of a refusal never shows the URL's credentials.
-    """
-    if proxy is None:
-        return None
-    if not isinstance(proxy, str) or not proxy.strip():
-        raise ValueError(
-            f"proxy must be a proxy URL string such as http://host:3128, got {proxy!r}"
-        )
-    try:
-        parts = urlsplit(proxy.strip())
-        host = parts.hostname
-    except ValueError:
-        parts, host = None, None
-    if parts is None or parts.scheme not in ("http", "https") or not host:
-        raise ValueError(
-            f"proxy must be an http(s) URL with a host, got {_without_secrets(proxy)!r}"
-        )
-    return proxy.strip()
 
 
 def mask_token(token: str) -> str:

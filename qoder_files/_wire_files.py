@@ -1,22 +1,27 @@
-"""The pure side of one-file calls: their argument checks, request builders and link helpers.
+"""The pure side of one-file calls: their request builders and presigned-link helpers.
 
 Owns what ``get_file``, ``upload_file``, ``get_download_url``, ``download_file`` and
-``delete_file`` put on the wire (ids, names, metadata, idempotency keys, the multipart body)
+``delete_file`` put on the wire (the paths built from ids, the multipart body)
 and the presigned download's side of the protocol: its request, the redirects it may follow,
 when a link has expired, and how storage's XML errors read. Like ``_wire``, on which it
 builds, it never awaits, opens a socket, or imports asyncio or aiohttp; reading API responses
-(``decipher_*``) stays in ``_wire``.
+(``decipher_*``) stays in ``_wire``, and their argument checks live in ``_checks``.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
 
+from ._checks import (  # re-exported: the client calls these checks through this module
+    check_chunk_size,
+    check_file_id,
+    check_filename,
+    check_idempotency_key,
+    check_metadata,
+)
 from ._wire import (
     REDIRECT_STATUSES,
     FormField,
@@ -46,72 +51,8 @@ __all__ = [
     "upload_request",
 ]
 
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
-_FILE_ID = re.compile(r"[^/\s?#%\\]+")
 _STORAGE_FIELD = re.compile(rb"<(Code|Message)>([^<]*)</\1>")
 _STORAGE_SCAN_BYTES = 4000  # storage error documents are short; never scan a whole body
-
-
-def check_file_id(file_id: object) -> str:
-    """A file id must be a non-empty string that cannot escape its URL path segment."""
-    if not isinstance(file_id, str) or not file_id:
-        raise ValueError(f"file_id must be a non-empty string, got {file_id!r}")
-    if file_id in (".", ".."):
-        raise ValueError(f"file_id must not be a path segment such as '.' or '..', got {file_id!r}")
-    if not _FILE_ID.fullmatch(file_id):
-        raise ValueError(
-            f"file_id must not contain '/', '\\', '?', '#', '%' or whitespace, got {file_id!r}"
-        )
-    return file_id
-
-
-def check_filename(filename: object) -> str | None:
-    """``filename`` must be ``None`` or a non-empty string that fits in a header line."""
-    if filename is None:
-        return None
-    if not isinstance(filename, str) or not filename.strip():
-        raise ValueError(f"filename must be a non-empty string, got {filename!r}")
-    if _CONTROL_CHARACTERS.search(filename):
-        raise ValueError(f"filename must not contain control characters, got {filename!r}")
-    return filename
-
-
-def check_metadata(metadata: object) -> str | None:
-    """``metadata`` must be ``None`` or a JSON-serialisable dict; returns its JSON text.
-
-    The stdlib encoder is used on purpose: it refuses NaN and infinities (which are not JSON)
-    instead of quietly writing ``null`` for them.
-    """
-    if metadata is None:
-        return None
-    if not isinstance(metadata, Mapping):
-        raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}")
-    try:
-        return json.dumps(
-            dict(metadata), ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        )
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"metadata must be JSON-serialisable: {exc}") from None
-
-
-def check_idempotency_key(key: object) -> str | None:
-    """``idempotency_key`` must be ``None`` or 1 to 255 visible ASCII characters."""
-    if key is None:
-        return None
-    if not isinstance(key, str) or not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise ValueError(
-            f"idempotency_key must be 1 to 255 visible ASCII characters (a UUID is ideal), "
-            f"got {key!r}"
-        )
-    return key
-
-
-def check_chunk_size(chunk_size: object) -> int:
-    """``chunk_size`` must be a positive integer (bytes read per step of a download)."""
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    return chunk_size
 
 
 def file_request(file_id: str) -> Request:

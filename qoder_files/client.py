@@ -19,6 +19,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
 from . import _content, _scan, _wire, _wire_files
+from ._checks import (
+    check_headers,
+    check_max_retries,
+    check_rate_limit,
+    check_timeout,
+    check_token,
+)
 from ._content import DownloadTarget, UploadSource
 from ._cursor import CursorWalk
 from ._public import publish
@@ -49,20 +56,6 @@ def _configure_logging_from_env() -> None:
     logger = logging.getLogger("qoder_files")
     logger.addHandler(_log_handler)
     logger.setLevel(level)
-
-
-def _check_positive_number(
-    value: object, name: str, *, unit: str = "seconds", allow_none: bool = False
-) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{name} must be a positive number of {unit}, got {value!r}")
-
-
-def _check_retries(value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"max_retries must be a non-negative integer, got {value!r}")
 
 
 class AsyncClient:
@@ -119,17 +112,14 @@ class AsyncClient:
     ) -> None:
         if token is None:
             token = os.environ.get("QODER_PAT")
-        if not isinstance(token, str) or not token.strip():
-            raise ValueError("token is missing or blank: pass token= or set QODER_PAT")
-        token = token.strip()
+        token = check_token(token)
         if base_url is None:
             base_url = os.environ.get("QODER_BASE_URL") or _wire.DEFAULT_BASE_URL
         base_url = _wire.check_base_url(base_url)
-        _check_positive_number(timeout, "timeout")
-        _check_retries(max_retries)
-        _check_positive_number(
-            rate_limit, "rate_limit", unit="requests per second", allow_none=True
-        )
+        check_timeout(timeout)
+        check_max_retries(max_retries)
+        check_rate_limit(rate_limit)
+        default_headers = check_headers(default_headers)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValueError(f"retry must be a RetryPolicy or None, got {retry!r}")
         checked_proxy = _wire.check_proxy(proxy)
@@ -597,9 +587,10 @@ class AsyncClient:
     @staticmethod
     def _options(timeout: float | None, max_retries: int | None) -> dict[str, Any]:
         """The per-call overrides, checked, as keyword arguments for ``Transport.send``."""
-        _check_positive_number(timeout, "timeout", allow_none=True)
+        if timeout is not None:
+            check_timeout(timeout)
         if max_retries is not None:
-            _check_retries(max_retries)
+            check_max_retries(max_retries)
         return {"timeout": timeout, "max_retries": max_retries}
 
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qoder_files import File, Purpose
-from qoder_files._convert import structure_file, structure_items, structure_page
+from qoder_files import File, Purpose, _convert
+from qoder_files._convert import structure_file, structure_items, structure_page, unstructure_file
 
 SEED: dict[str, Any] = {
     "created_at": "2026-05-18T15:33:44Z",
@@ -162,8 +162,6 @@ def test_property_fast_path_equals_structure_file(changes: dict[str, Any], drop:
 
 
 def test_the_fast_path_is_on_and_hands_out_only_files() -> None:
-    from qoder_files import _convert
-
     assert _convert._FAST  # this interpreter allows the class switch the fast path relies on
     built = structure_items([{**SEED, "file_id": f"file_{n:032x}"} for n in range(50)])
     assert {type(f) for f in built} == {File}
@@ -175,13 +173,71 @@ def test_the_fast_path_is_on_and_hands_out_only_files() -> None:
     assert built[0] == structure_file({**SEED, "file_id": f"file_{0:032x}"})
 
 
-def test_the_fast_path_turns_itself_off_when_the_class_switch_is_refused(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from qoder_files import _convert
-
+def test_the_fast_path_turns_itself_off_when_the_class_switch_is_refused() -> None:
     class Elsewhere:  # the same fields, but not File's memory layout
-        __slots__ = _convert._FIELD_ORDER
+        __slots__ = tuple(a.name for a in attrs.fields(File))
 
-    monkeypatch.setattr(_convert, "_Unfrozen", Elsewhere)
-    assert not _convert._fast_path_works()
+    assert not _convert._fast_path_works(Elsewhere)
+
+
+def test_one_field_list_covers_every_attribute_of_file() -> None:
+    declared = [field.name for field in _convert.FIELDS]
+    assert sorted([*declared, "extra"]) == sorted(a.name for a in attrs.fields(File))
+    assert {key for field in _convert.FIELDS for key in field.keys} == _convert._KNOWN_KEYS
+    assert _convert._FAST
+    # every field is read and stored by the generated loop
+    for name in declared:
+        assert f"file.{name} = {name}" in _convert._ITEMS_SOURCE
+
+
+@pytest.mark.parametrize("name", [a.name for a in attrs.fields(File) if a.name != "extra"])
+def test_a_field_list_that_misses_an_attribute_refuses_to_load(name: str) -> None:
+    fields = tuple(field for field in _convert.FIELDS if field.name != name)
+    with pytest.raises(TypeError, match=name):
+        _convert._check_field_list(fields)
+
+
+@pytest.mark.parametrize("name", [field.name for field in _convert.FIELDS])
+def test_the_self_check_runs_every_field_through_the_fast_loop(name: str) -> None:
+    # Give one field fast statements that build a wrong value: the import-time check must see
+    # it, so a field the loop mishandles can only turn the fast path off, never slip through.
+    fields = tuple(
+        attrs.evolve(f, kind=attrs.evolve(f.kind, fast="{out} = 'wrong'", converts=True))
+        if f.name == name
+        else f
+        for f in _convert.FIELDS
+    )
+    assert _convert._fast_path_works(_convert._Unfrozen, _convert.FIELDS)
+    assert not _convert._fast_path_works(_convert._Unfrozen, fields)
+
+
+def test_unstructure_writes_the_seed_shape_back() -> None:
+    [file] = structure_items([dict(SEED)])
+    assert unstructure_file(file) == SEED
+    assert list(unstructure_file(file)) == [
+        "file_id",
+        "filename",
+        "size_bytes",
+        "mime_type",
+        "purpose",
+        "status",
+        "metadata",
+        "created_at",
+        "updated_at",
+    ]
+
+
+def test_field_lists_of_other_shapes_generate_working_code() -> None:
+    # an optional field of a checked kind (how ``downloadable: bool | None`` would be declared)
+    fields = tuple(
+        attrs.evolve(f, kind=_convert.TEXT) if f.name == "status" else f for f in _convert.FIELDS
+    )
+    assert "if status is not None:" in _convert._items_source(fields)
+    assert _convert._fast_path_works(_convert._Unfrozen, fields)
+    # a field may only share the value of one declared before it
+    backwards = tuple(
+        attrs.evolve(f, shares="updated_at") if f.name == "created_at" else f
+        for f in _convert.FIELDS
+    )
+    with pytest.raises(TypeError, match="not an earlier field"):
+        _convert._check_field_list(backwards)

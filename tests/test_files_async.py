@@ -486,6 +486,52 @@ async def test_path_like_ids_send_nothing(
     assert emulator.requests == []
 
 
+# Characters an HTTP library drops, re-encodes or refuses: each would let an id name another
+# path than the one it spells (``file_x\udcff`` reached ``file_x``; ``\udcff`` reached ``files/``).
+UNSENDABLE_ID_CHARACTERS = {
+    "lone surrogate": "\udcff",
+    "high surrogate": "\ud800",
+    "NUL": "\x00",
+    "C0 control": "\x1b",
+    "DEL": "\x7f",
+    "C1 control": "\x85",
+    "bidi override": "\u202e",
+    "bidi embedding": "\u202a",
+    "bidi isolate": "\u2066",
+    "pop isolate": "\u2069",
+    "zero-width space": "\u200b",
+    "byte order mark": "\ufeff",
+    "soft hyphen": "\u00ad",
+    "no-break space": "\u00a0",
+    "ideographic space": "\u3000",
+    "line separator": "\u2028",
+    "newline": "\n",
+}
+
+
+@pytest.mark.parametrize(
+    "character", UNSENDABLE_ID_CHARACTERS.values(), ids=list(UNSENDABLE_ID_CHARACTERS)
+)
+async def test_ids_the_url_layer_would_rewrite_send_nothing(
+    client: AsyncClient, emulator: FilesEmulator, character: str, tmp_path: Path
+) -> None:
+    real = downloadable(emulator)
+    for bad in (real + character, character, character + real, real[:8] + character + real[8:]):
+        with pytest.raises(ValueError, match=r"^file_id must"):
+            await client.get_file(bad)
+        with pytest.raises(ValueError, match=r"^file_id must"):
+            await client.get_download_url(bad)
+        with pytest.raises(ValueError, match=r"^file_id must"):
+            await client.download_file(bad)
+        with pytest.raises(ValueError, match=r"^file_id must"):
+            await client.download_file(bad, tmp_path / "out")
+        with pytest.raises(ValueError, match=r"^file_id must"):
+            await client.delete_file(bad)
+    assert emulator.requests == []
+    assert real in emulator.files
+    assert listing(tmp_path) == []
+
+
 async def test_upload_checks_its_arguments_first(
     client: AsyncClient, emulator: FilesEmulator, tmp_path: Path
 ) -> None:
@@ -518,6 +564,7 @@ async def test_download_checks_its_arguments_first(
         ({"dest": 3}, "dest"),
         ({"chunk_size": 0}, "chunk_size"),
         ({"timeout": -1}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
     ]
     for kwargs, name in cases:
         with pytest.raises(ValueError, match=name):

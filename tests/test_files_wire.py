@@ -1,20 +1,15 @@
-"""The pure side of one-file calls: argument checks, request builders, link helpers."""
+"""The pure side of one-file calls: request builders and presigned-link helpers."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from qoder_files import DownloadLink, Purpose
 from qoder_files._wire import Response, decipher_delete, decipher_download_link
 from qoder_files._wire_files import (
-    check_chunk_size,
-    check_filename,
-    check_idempotency_key,
-    check_metadata,
     content_request,
     delete_request,
     file_request,
@@ -40,47 +35,6 @@ KEY = "4f9c2d2e-7f0e-4c43-9d43-2a1f8f3f5a11"
 
 def response(status: int, body: bytes = b"", **headers: str) -> Response:
     return Response(status=status, headers=headers, body=body)
-
-
-# --- checks -------------------------------------------------------------------------------------
-
-
-def test_check_filename() -> None:
-    assert check_filename(None) is None
-    assert check_filename("notes.md") == "notes.md"
-    for bad in ("", "   ", 3, "a\r\nX-Evil: 1", "a\x00b"):
-        with pytest.raises(ValueError, match="filename"):
-            check_filename(bad)
-
-
-def test_check_metadata_returns_compact_json_text() -> None:
-    assert check_metadata(None) is None
-    text = check_metadata({"project": "démo", "n": [1, 2], "nested": {"ok": True}})
-    assert text == '{"project":"démo","n":[1,2],"nested":{"ok":true}}'
-    assert check_metadata({}) == "{}"
-
-
-@pytest.mark.parametrize(
-    "bad", [["a"], "x", 1, {"when": datetime(2026, 1, 1)}, {"n": float("nan")}, {"s": {1, 2}}]
-)
-def test_check_metadata_rejects_what_is_not_a_json_object(bad: Any) -> None:
-    with pytest.raises(ValueError, match="metadata"):
-        check_metadata(bad)
-
-
-def test_check_idempotency_key() -> None:
-    assert check_idempotency_key(None) is None
-    assert check_idempotency_key(KEY) == KEY
-    for bad in ("", "has space", "x" * 256, "caf\u00e9", "a\nb", 42):
-        with pytest.raises(ValueError, match="idempotency_key"):
-            check_idempotency_key(bad)
-
-
-def test_check_chunk_size() -> None:
-    assert check_chunk_size(1) == 1
-    for bad in (0, -1, 1.5, True, "64"):
-        with pytest.raises(ValueError, match="chunk_size"):
-            check_chunk_size(bad)
 
 
 # --- builders -----------------------------------------------------------------------------------

@@ -134,6 +134,8 @@ async def test_purpose_filter(client: AsyncClient, emulator: FilesEmulator) -> N
         ({"after": ""}, "after"),
         ({"before": ""}, "before"),
         ({"timeout": 0}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
         ({"max_retries": -1}, "max_retries"),
     ],
 )
@@ -146,6 +148,24 @@ async def test_bad_arguments_send_nothing(
     if page_kwargs:
         with pytest.raises(ValueError, match=name):
             await client.get_page(**page_kwargs)
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize(
+    "character",
+    ["\udcff", "\x00", "\x1f", "\x7f", "\x9b", "\u202e", "\u2067", "\u200b", "\u3000", " "],
+)
+async def test_cursors_the_url_layer_would_rewrite_send_nothing(
+    client: AsyncClient, emulator: FilesEmulator, character: str
+) -> None:
+    real = emulator.ids()[10]
+    for name in ("after", "before"):
+        for bad in (real + character, character):
+            cursor: dict[str, Any] = {name: bad}
+            with pytest.raises(ValueError, match=f"^{name} must"):
+                client.list_files(**cursor)
+            with pytest.raises(ValueError, match=f"^{name} must"):
+                await client.get_page(**cursor)
     assert emulator.requests == []
 
 

@@ -15,6 +15,7 @@ PURE = [
     "qoder_files",
     "qoder_files.models",
     "qoder_files.errors",
+    "qoder_files._checks",
     "qoder_files._convert",
     "qoder_files._wire",
     "qoder_files._wire_files",

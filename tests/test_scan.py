@@ -393,9 +393,14 @@ async def test_a_scan_on_a_server_without_purposes_hands_out_nothing() -> None:
     emulator.seed(400)
     got: list[File] = []
     async with emulator.serve() as url, AsyncClient(emulator.token, base_url=url) as client:
-        with pytest.raises(BadRequestError, match="purpose"):
-            async for file in client.scan_files(limit=30):
+        scan = client.scan_files(limit=30)
+
+        async def consume() -> None:
+            async for file in scan:
                 got.append(file)
+
+        with pytest.raises(BadRequestError, match="purpose"):
+            await consume()
     assert got == []  # never an unfiltered listing passed off as a filtered one
 
 

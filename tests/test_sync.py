@@ -125,6 +125,15 @@ def test_arguments_are_checked_like_the_async_client(
         Client()
     with pytest.raises(ValueError, match="session"):
         Client("pt-x", session=object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="timeout") as caught:
+        Client("pt-x", timeout=float("inf"))
+    with pytest.raises(ValueError, match="base_url") as caught:
+        Client("pt-x", base_url="https://alice:pw-s3cret@api.example.test/api/v1/cloud")
+    assert "s3cret" not in str(caught.value)
+    with pytest.raises(ValueError, match="token"):
+        Client("pt-x\r\nX-Evil: 1")
+    with pytest.raises(ValueError, match="default_headers"):
+        Client("pt-x", default_headers={"X-Trace": "a\nb"})
     with pytest.raises(ValueError, match="limit"):
         client.list_files(limit=0)
     with pytest.raises(ValueError, match="limit"):
@@ -765,9 +774,7 @@ def test_closing_the_client_cuts_off_collect_and_scans(served: Served) -> None:
         emulator.add_fault(Fault.latency(3), route="list", start=start, times=1)
         closer = threading.Timer(0.5, c.close)
         closer.start()
+        pager = c.list_files(limit=10) if listing == "collect" else c.scan_files(limit=5)
         with pytest.raises(ClientClosedError):
-            if listing == "collect":
-                c.list_files(limit=10).collect(unbounded=True)
-            else:
-                c.scan_files(limit=5).collect(unbounded=True)
+            pager.collect(unbounded=True)
         closer.join()

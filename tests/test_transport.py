@@ -230,6 +230,102 @@ def test_constructor_validation(kwargs: dict[str, Any], name: str) -> None:
         AsyncClient(TOKEN, **kwargs)
 
 
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"timeout": NAN}, "timeout"),
+        ({"timeout": INF}, "timeout"),
+        ({"timeout": -INF}, "timeout"),
+        ({"timeout": True}, "timeout"),
+        ({"rate_limit": NAN}, "rate_limit"),
+        ({"rate_limit": INF}, "rate_limit"),
+        ({"default_headers": {"X-Trace": "a\r\nX-Evil: 1"}}, "default_headers"),
+        ({"default_headers": {"X-Trace": "a\nb"}}, "default_headers"),
+        ({"default_headers": {"X-Trace": "a\x00b"}}, "default_headers"),
+        ({"default_headers": {"X-Trace": "a\x7fb"}}, "default_headers"),
+        ({"default_headers": {"X-Trace": 5}}, "default_headers"),
+        ({"default_headers": {"X-Trace": None}}, "default_headers"),
+        ({"default_headers": {"X-Trace": b"bytes"}}, "default_headers"),
+        ({"default_headers": {"X Trace": "a"}}, "default_headers"),
+        ({"default_headers": {"X-Trace:": "a"}}, "default_headers"),
+        ({"default_headers": {"X-Trace\r\n": "a"}}, "default_headers"),
+        ({"default_headers": {"": "a"}}, "default_headers"),
+        ({"default_headers": {1: "a"}}, "default_headers"),
+        ({"default_headers": [("X-Trace", "a")]}, "default_headers"),
+        ({"base_url": "https://api.example.test/api/v1/cloud?x=1"}, "base_url"),
+        ({"base_url": "https://api.example.test/api/v1/cloud?"}, "base_url"),
+        ({"base_url": "https://api.example.test/api/v1/cloud#files"}, "base_url"),
+        ({"base_url": "https://api.example.test/api/v1/cloud#"}, "base_url"),
+        ({"base_url": "https://api.example.test:port/api/v1/cloud"}, "base_url"),
+        ({"base_url": "https://api.example.test/api/v1/cl oud"}, "base_url"),
+        ({"base_url": "https://api.example.test/api/v1\r\n/cloud"}, "base_url"),
+        ({"base_url": "https://api.example.test/api/\x00/cloud"}, "base_url"),
+        ({"retry": "fast"}, "retry"),
+    ],
+)
+def test_constructor_refuses_what_would_fail_every_call(kwargs: dict[str, Any], name: str) -> None:
+    with pytest.raises(ValueError, match=f"^{name}"):
+        AsyncClient(TOKEN, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "pt-0123\r\nX-Evil: 1",
+        "pt-0123\n456",
+        "pt-0123\x00456",
+        "pt-0123\x1b456",
+        "pt-0123 456",
+        "pt-0123\u00e9456",
+        "pt-0123\u202e456",
+        "pt-0123\udcff",
+    ],
+)
+def test_a_token_that_cannot_be_sent_fails_at_construction_and_is_not_shown(token: str) -> None:
+    with pytest.raises(ValueError, match=r"^token must be visible ASCII") as caught:
+        AsyncClient(token)
+    assert "0123" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://alice:s3cret-pw@api.example.test/api/v1/cloud",
+        "https://:s3cret-pw@api.example.test/api/v1/cloud",
+        "https://s3cret-pw@api.example.test/api/v1/cloud",
+        "https://alice:s3cret-pw@api.example.test/api/v1/cloud#x",
+        "http://alice:s3cret-pw@api.example.test/api/v1/cloud",
+        "https://alice:s3cret/pw@api.example.test/api/v1/cloud",
+        "https://alice:s3cret-pw@api.example.test:bad/api/v1/cloud",
+        "https://alice:s3cret-pw@api.example.test/api/v1\n/cloud",
+        "ftp://alice:s3cret-pw@api.example.test/api/v1/cloud",
+    ],
+)
+def test_credentials_in_base_url_are_refused_and_never_shown(base_url: str) -> None:
+    with pytest.raises(ValueError, match=r"^base_url") as caught:
+        AsyncClient(TOKEN, base_url=base_url)
+    assert "s3cret" not in str(caught.value)
+    assert "s3cret" not in repr(caught.value)
+
+
+def test_a_retry_policy_is_checked_when_it_is_made() -> None:
+    for name in ("backoff_base", "backoff_max", "max_wait"):
+        for bad in (NAN, INF, -1, -0.5, "1", True, None):
+            field: dict[str, Any] = {name: bad}
+            with pytest.raises(ValueError, match=f"^{name} must"):
+                RetryPolicy(**field)
+        zero: dict[str, Any] = {name: 0}
+        assert getattr(RetryPolicy(**zero), name) == 0
+    for statuses in (["503"], [True], [503.0], [99], [600], "503", 503, [None]):
+        with pytest.raises(ValueError, match=r"^retry_statuses must"):
+            RetryPolicy(retry_statuses=statuses)  # type: ignore[arg-type]
+    assert RetryPolicy(retry_statuses=(100, 599)).retry_statuses == {100, 599}
+    assert RetryPolicy(retry_statuses=[]).retry_statuses == frozenset()
+
+
 async def test_token_never_logged(
     mocked: aioresponses, no_sleep: Sleeps, caplog: pytest.LogCaptureFixture
 ) -> None:
