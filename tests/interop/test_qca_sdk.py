@@ -105,7 +105,11 @@ def test_retrieve(emulator: FilesEmulator, client: Any) -> None:
         stored.size_bytes,
     )
     assert meta.created_at == stored.created_at
-    assert meta.scope is None
+    if stored.scope is None:
+        assert meta.scope is None
+    else:
+        assert (meta.scope.id, meta.scope.type) == (stored.scope["id"], stored.scope["type"])
+    assert meta.downloadable == stored.downloadable
     with pytest.raises(qca.NotFoundError):
         client.files.retrieve_metadata("file_" + "0" * 32)
 
