@@ -11,14 +11,18 @@ suspended async generator, which the loop finalizes at shutdown (``shutdown_asyn
 ``asyncio.run``, ``asyncio.Runner`` and the blocking ``Client``'s loop do), and whose
 ``finally`` closes the session. A borrowed session is used as it is and never closed.
 
-Proxies: the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``) is honoured unless an
-explicit ``proxy`` URL is given, which then serves every request.
+Proxies: the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``), read when the
+transport is made, is honoured unless an explicit ``proxy`` URL is given, which then serves
+every request. The choice is made here, once per host, rather than by aiohttp's
+``trust_env``, which re-reads the environment and ``.netrc`` (in a worker thread) on every
+request and would send ``.netrc`` credentials to a storage host.
 """
 
 from __future__ import annotations
 
 import asyncio
 import platform
+import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
@@ -115,6 +119,8 @@ class AiohttpTransport:
     ) -> None:
         self._borrowed = session
         self._proxy = proxy
+        self._env_proxies = {} if proxy is not None else urllib.request.getproxies_environment()
+        self._proxy_by_host: dict[tuple[str, str], str | None] = {}
         self._limit = limit
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -132,8 +138,7 @@ class AiohttpTransport:
         entry = self._guards.get(loop)
         if entry is None:
             session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300),
-                trust_env=self._proxy is None,
+                connector=aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300)
             )
             guard = _close_with_loop(session)
             await anext(guard)
@@ -158,6 +163,17 @@ class AiohttpTransport:
             )
         return form
 
+    def _proxy_for(self, url: str) -> str | None:
+        if self._proxy is not None or not self._env_proxies:
+            return self._proxy
+        scheme, _, rest = url.partition("://")
+        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+        key = (scheme, host)
+        if key not in self._proxy_by_host:
+            bypass = urllib.request.proxy_bypass_environment(host, self._env_proxies)
+            self._proxy_by_host[key] = None if bypass else self._env_proxies.get(scheme)
+        return self._proxy_by_host[key]
+
     async def handle(self, request: HTTPRequest) -> _Response:
         """Send one attempt; the response is open once its status and headers are in."""
         session = await self._session_here()
@@ -170,7 +186,7 @@ class AiohttpTransport:
                 data=self._form(request),
                 timeout=self._timeout(request.timeout),
                 allow_redirects=False,
-                proxy=self._proxy,
+                proxy=self._proxy_for(request.url),
             )
         except _NETWORK_ERRORS as exc:
             raise _translate(exc, request) from None
