@@ -170,7 +170,10 @@ class AiohttpTransport:
         host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
         key = (scheme, host)
         if key not in self._proxy_by_host:
-            bypass = urllib.request.proxy_bypass_environment(host, self._env_proxies)
+            # (documented in the standard library, missing from its type stubs)
+            bypass = urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
+                host, self._env_proxies
+            )
             self._proxy_by_host[key] = None if bypass else self._env_proxies.get(scheme)
         return self._proxy_by_host[key]
 
