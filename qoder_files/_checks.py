@@ -44,12 +44,14 @@ __all__ = [
     "check_max_items",
     "check_max_retries",
     "check_metadata",
+    "check_name_prefix",
     "check_proxy",
     "check_purpose",
     "check_purposes",
     "check_rate_limit",
     "check_retry_statuses",
     "check_scan_limit",
+    "check_scope_id",
     "check_timeout",
     "check_token",
     "is_loopback_host",
@@ -187,6 +189,20 @@ def check_purposes(purposes: object) -> tuple[Purpose, ...]:
 def check_file_id(file_id: object) -> str:
     """A file id must be a non-empty string that cannot leave its URL path segment."""
     return _identifier(file_id, "file_id")
+
+
+def check_name_prefix(name: object) -> str | None:
+    """``name`` (a filename prefix filter) must be ``None`` or a non-empty printable string."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name or not name.isprintable():
+        raise ValueError(f"name must be a non-empty, printable filename prefix, got {name!r}")
+    return name
+
+
+def check_scope_id(scope_id: object) -> str | None:
+    """``scope_id`` must be ``None`` or a plain id such as ``sess_…``."""
+    return None if scope_id is None else _identifier(scope_id, "scope_id")
 
 
 def check_filename(filename: object) -> str | None:

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import enum
 
+import attrs
+
+from ._generations import Dialect
 from ._wire import Request, list_request
 from .errors import PaginationError
 from .models import File, Page, Purpose
@@ -49,12 +52,16 @@ class CursorWalk:
     """
 
     __slots__ = (
+        "_dialect",
         "_empty",
+        "_folded",
         "_limit",
+        "_name",
         "_next",
         "_next_page",
         "_purpose",
         "_remaining",
+        "_scope_id",
         "_sent",
         "direction",
         "done",
@@ -70,11 +77,18 @@ class CursorWalk:
         after: str | None = None,
         before: str | None = None,
         max_items: int | None = None,
+        name: str | None = None,
+        scope_id: str | None = None,
+        dialect: Dialect | None = None,
     ) -> None:
         self.direction = Direction.BACKWARD if before is not None else Direction.FORWARD
         self.start: str | None = before if before is not None else after
         self.done = False
         self._purpose = purpose
+        self._name = name
+        self._folded = None if name is None else name.casefold()
+        self._scope_id = scope_id
+        self._dialect = dialect
         self._limit = limit
         self._remaining = max_items
         self.unbounded = max_items is None
@@ -88,16 +102,45 @@ class CursorWalk:
         if self.done:
             return None
         limit = self._limit
-        if self._remaining is not None:
+        if self._remaining is not None and self._name is None:
+            # (with a name filter the SDK may apply itself, a page can hold fewer matches
+            # than it has items: ask for whole pages and trim)
             limit = min(limit or DEFAULT_LIMIT, self._remaining)
         cursor = self._next
         if cursor is not None:
             self._sent.add(cursor)
         if self._next_page is not None:
-            return list_request(purpose=self._purpose, limit=limit, page=self._next_page)
-        if self.direction is Direction.BACKWARD:
-            return list_request(purpose=self._purpose, limit=limit, before=cursor)
-        return list_request(purpose=self._purpose, limit=limit, after=cursor)
+            after, before, page = None, None, self._next_page
+        elif self.direction is Direction.BACKWARD:
+            after, before, page = None, cursor, None
+        else:
+            after, before, page = cursor, None, None
+        return list_request(
+            purpose=self._purpose,
+            name=self._name,
+            scope_id=self._scope_id,
+            limit=limit,
+            after=after,
+            before=before,
+            page=page,
+        )
+
+    def _filtering(self) -> bool:
+        return self._folded is not None and (
+            self._dialect is None or self._dialect.filters_names_itself()
+        )
+
+    def _matches(self, files: list[File]) -> list[File]:
+        folded = self._folded
+        assert folded is not None
+        return [file for file in files if file.filename.casefold().startswith(folded)]
+
+    def shown(self, page: Page[File]) -> Page[File]:
+        """``page`` as handed to the caller: with only the files matching ``name`` when the
+        SDK applies that filter itself (the server cannot), else exactly as sent."""
+        if not self._filtering():
+            return page
+        return attrs.evolve(page, data=self._matches(page.data))
 
     def accept(self, page: Page[File]) -> list[File]:
         """Take the page the last request produced; return its items in the order of travel.
@@ -109,6 +152,8 @@ class CursorWalk:
         data = page.data
         backward = self.direction is Direction.BACKWARD
         items = data[::-1] if backward else data
+        if self._filtering():
+            items = self._matches(items)
         if self._remaining is not None:
             if len(items) >= self._remaining:
                 items = items[: self._remaining]

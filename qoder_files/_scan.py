@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import operator
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -131,8 +131,15 @@ class AsyncScan:
     call ``aclose()``, or close the client.
     """
 
-    def __init__(self, pagers: Sequence[AsyncPager], *, max_items: int | None = None) -> None:
+    def __init__(
+        self,
+        pagers: Sequence[AsyncPager],
+        *,
+        max_items: int | None = None,
+        prepare: Callable[[], Awaitable[Sequence[AsyncPager] | None]] | None = None,
+    ) -> None:
         self._streams = [_Stream(pager) for pager in pagers]
+        self._prepare = prepare  # may swap the pagers for others before the first request
         self._max_items = check_max_items(max_items)
         self._fills: set[asyncio.Task[None]] = set()
         self._started = False
@@ -187,9 +194,15 @@ class AsyncScan:
             await batches.aclose()
 
     async def _run(self) -> AsyncGenerator[list[File], None]:
-        streams = self._streams
         remaining = self._max_items
         try:
+            if self._prepare is not None:
+                replacement = await self._prepare()
+                if replacement is not None:
+                    for stream in self._streams:
+                        await stream.pager.aclose()
+                    self._streams = [_Stream(pager) for pager in replacement]
+            streams = self._streams
             needy = streams
             while True:
                 if self._closed or (needy and not await self._fill(needy)):

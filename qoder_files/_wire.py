@@ -56,6 +56,7 @@ __all__ = [
     "check_proxy",
     "check_purpose",
     "check_status",
+    "decipher",
     "decipher_delete",
     "decipher_download_link",
     "decipher_file",
@@ -138,6 +139,8 @@ def list_request(
     after: str | None = None,
     before: str | None = None,
     page: str | None = None,
+    name: str | None = None,
+    scope_id: str | None = None,
 ) -> Request:
     """Build ``GET files`` with only the parameters that are set (at most one cursor).
 
@@ -146,6 +149,10 @@ def list_request(
     params: list[tuple[str, str]] = []
     if purpose is not None:
         params.append(("purpose", purpose.value))
+    if name is not None:
+        params.append(("name", name))
+    if scope_id is not None:
+        params.append(("scope_id", scope_id))
     if limit is not None:
         params.append(("limit", str(limit)))
     if page is not None:
@@ -271,7 +278,7 @@ _UPLOADED = frozenset({200, 201})
 _DELETED = frozenset({200, 202, 204})
 
 
-def _decipher(
+def decipher(
     response: Response,
     build: Callable[[Any, str | None], T],
     what: str,
@@ -294,19 +301,17 @@ def _decipher(
 
 def decipher_page(response: Response) -> Page[File]:
     """Read a list response into a ``Page[File]``."""
-    return _decipher(response, _convert.structure_page, "list response")
+    return decipher(response, _convert.structure_page, "list response")
 
 
 def decipher_file(response: Response) -> File:
     """Read a single-file response (200) into a ``File``."""
-    return _decipher(response, lambda obj, _: _convert.structure_file(obj), "file object")
+    return decipher(response, lambda obj, _: _convert.structure_file(obj), "file object")
 
 
 def decipher_upload(response: Response) -> File:
     """Read an upload's answer (201, or 200 from newer servers) into a ``File``."""
-    return _decipher(
-        response, lambda obj, _: _convert.structure_file(obj), "file object", _UPLOADED
-    )
+    return decipher(response, lambda obj, _: _convert.structure_file(obj), "file object", _UPLOADED)
 
 
 def decipher_download_link(response: Response) -> DownloadLink:
@@ -322,9 +327,7 @@ def decipher_download_link(response: Response) -> DownloadLink:
         if location and not payload.get("url"):
             payload = {**payload, "url": location}
         response = attrs.evolve(response, status=200, body=_convert.dumps(payload).encode())
-    link = _decipher(
-        response, lambda obj, _: _convert.structure_download_link(obj), "download link"
-    )
+    link = decipher(response, lambda obj, _: _convert.structure_download_link(obj), "download link")
     check_presigned_url(link.url, response)
     return link
 

@@ -82,6 +82,7 @@ def upload_request(
     purpose: Purpose | None,
     metadata: str | None,
     idempotency_key: str,
+    name: str | None = None,
 ) -> Request:
     """Build the multipart ``POST files``: ``file``, then ``purpose`` and ``metadata`` if set.
 
@@ -91,6 +92,8 @@ def upload_request(
     fields = [FormField(name="file", value=body, filename=filename, content_type=content_type)]
     if purpose is not None:
         fields.append(FormField(name="purpose", value=purpose.value))
+    if name is not None:
+        fields.append(FormField(name="name", value=name))
     if metadata is not None:
         fields.append(FormField(name="metadata", value=metadata))
     return Request(

@@ -22,12 +22,15 @@ from . import _content, _scan, _wire, _wire_files
 from ._checks import (
     check_headers,
     check_max_retries,
+    check_name_prefix,
     check_rate_limit,
+    check_scope_id,
     check_timeout,
     check_token,
 )
 from ._content import DownloadTarget, UploadSource
 from ._cursor import CursorWalk
+from ._generations import G3, Dialect, check_generation, decipher_page
 from ._public import publish
 from ._retry import RetryPolicy
 from ._seam import AsyncTransport
@@ -81,6 +84,11 @@ class AsyncClient:
         transport: Any object implementing ``AsyncTransport`` (such as
             ``qoder_files.testing.MockTransport``) to send every request through, instead of
             the built-in aiohttp transport. It also carries presigned downloads.
+        api_generation: Which published generation of the API the server speaks: ``"g1"``
+            (the seed: ``file_id``, ``purpose``, ``after``/``before``), ``"g3"`` (the newest:
+            ``id``/``type``, ``page``/``next_page``, ``name``, ``scope_id``), or ``"auto"``
+            (the default) to learn it from the server's first list response. See the "API
+            generations" page.
 
     Raises:
         ValueError: the token is missing or blank, or another argument is invalid.
@@ -109,6 +117,7 @@ class AsyncClient:
         proxy: str | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         transport: AsyncTransport | None = None,
+        api_generation: str = "auto",
     ) -> None:
         if token is None:
             token = os.environ.get("QODER_PAT")
@@ -123,6 +132,7 @@ class AsyncClient:
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValueError(f"retry must be a RetryPolicy or None, got {retry!r}")
         checked_proxy = _wire.check_proxy(proxy)
+        self._dialect = Dialect(check_generation(api_generation))
         if (
             isinstance(max_response_bytes, bool)
             or not isinstance(max_response_bytes, int)
@@ -204,6 +214,8 @@ class AsyncClient:
         after: str | None = None,
         before: str | None = None,
         max_items: int | None = None,
+        name: str | None = None,
+        scope_id: str | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
     ) -> AsyncPager:
@@ -217,6 +229,10 @@ class AsyncClient:
                 from the cursor toward the newest.
             max_items: Stop after exactly this many files; the last request asks only for the
                 remainder.
+            name: Only files whose name starts with this, ignoring case. Servers of the
+                newest generation filter; for older ones the SDK filters the pages itself.
+            scope_id: Only files of this scope (a session id, ``sess_…``); newest generation
+                only.
             timeout: Per-attempt timeout for this listing's requests.
             max_retries: Retry budget for each of this listing's requests.
 
@@ -224,9 +240,11 @@ class AsyncClient:
             An ``AsyncPager`` to use with ``async for``, ``.pages()`` or ``.collect()``.
 
         Raises:
-            ValueError: an argument is invalid (checked before any request).
+            ValueError: an argument is invalid (checked before any request), or a filter the
+                server's API generation cannot apply (``purpose`` on the newest, ``scope_id``
+                on the seed generation), raised before any file is handed out.
         """
-        walk = self._walk(purpose, limit, after, before, max_items)
+        walk = self._walk(purpose, limit, after, before, max_items, name=name, scope_id=scope_id)
         pager = AsyncPager(self._page_fetcher(timeout, max_retries), walk)
         self._pagers.add(pager)
         return pager
@@ -238,27 +256,37 @@ class AsyncClient:
         limit: int | None = None,
         after: str | None = None,
         before: str | None = None,
+        name: str | None = None,
+        scope_id: str | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
     ) -> Page[File]:
-        """Fetch exactly one page, as the server sent it.
+        """Fetch one page, as the server sent it.
+
+        On a client that does not know its server's generation yet, a page that starts from a
+        cursor or filters is preceded by a one-time probe (``GET files?limit=1``).
 
         Args:
             purpose: Only files with this purpose.
             limit: Page size, 1 to 100 (server default 20).
             after: Files older than this id.
             before: Files newer than this id (``data`` is still newest first).
+            name: Only files whose name starts with this, ignoring case. Servers of the
+                newest generation filter; for older ones ``data`` holds only the matches.
+            scope_id: Only files of this scope (a session id, ``sess_…``); newest generation
+                only.
             timeout: Per-attempt timeout.
             max_retries: Retry budget for this request.
 
         Raises:
-            ValueError: an argument is invalid (checked before the request).
+            ValueError: an argument is invalid (checked before the request), or a filter the
+                server's API generation cannot apply.
         """
-        walk = self._walk(purpose, limit, after, before, None)
+        walk = self._walk(purpose, limit, after, before, None, name=name, scope_id=scope_id)
         fetch = self._page_fetcher(timeout, max_retries)
         request = walk.next_request()
         assert request is not None  # a fresh walk always has a first request
-        return await fetch(request)
+        return walk.shown(await fetch(request))
 
     def scan_files(
         self,
@@ -267,6 +295,8 @@ class AsyncClient:
         limit: int = 100,
         concurrency: int = 5,
         max_items: int | None = None,
+        name: str | None = None,
+        scope_id: str | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
     ) -> _scan.AsyncScan:
@@ -278,11 +308,17 @@ class AsyncClient:
         ``purposes`` (or not a documented one) is not listed. With per-page latency L it takes
         about (pages of the largest purpose) x L instead of (all pages) x L.
 
+        A server of the newest API generation has no purposes: there the scan is one
+        ``list_files()`` walk (with ``name`` and ``scope_id``), with the same result, and
+        passing ``purposes`` raises ``ValueError`` before any file is handed out.
+
         Args:
             purposes: The purposes to list; ``None`` for all five documented ones.
             limit: Page size of each cursor's requests, 1 to 100.
             concurrency: Most requests in flight at once, across all cursors.
             max_items: Stop after exactly this many files in total.
+            name: Only files whose name starts with this, ignoring case.
+            scope_id: Only files of this scope (newest generation only).
             timeout: Per-attempt timeout for the scan's requests.
             max_retries: Retry budget for each of the scan's requests.
 
@@ -301,11 +337,32 @@ class AsyncClient:
         checked = _scan.check_purposes(purposes)
         checked_limit = _scan.check_scan_limit(limit)
         fetch = self._page_fetcher(timeout, max_retries)
-        walks = [self._walk(p, checked_limit, None, None, max_items) for p in checked]
+        walks = [
+            self._walk(p, checked_limit, None, None, max_items, name=name, scope_id=scope_id)
+            for p in checked
+        ]
         shared = _scan.bounded(fetch, _scan.check_concurrency(concurrency))
         pagers = [AsyncPager(shared, walk) for walk in walks]
         self._pagers.update(pagers)
-        scan = _scan.AsyncScan(pagers, max_items=max_items)
+        options = self._options(timeout, max_retries)
+
+        async def without_purposes() -> list[AsyncPager] | None:
+            # One walk instead of one per purpose when the server has no purposes.
+            if await self._generation(options) != G3:
+                return None
+            if purposes is not None:
+                raise ValueError(
+                    "purposes cannot filter this scan: the server speaks the newest API "
+                    "generation (g3), whose files have no purpose"
+                )
+            walk = self._walk(
+                None, checked_limit, None, None, max_items, name=name, scope_id=scope_id
+            )
+            single = AsyncPager(shared, walk)
+            self._pagers.add(single)
+            return [single]
+
+        scan = _scan.AsyncScan(pagers, max_items=max_items, prepare=without_purposes)
         self._pagers.add(scan)  # its aclose() also stops a first page still in flight
         return scan
 
@@ -315,11 +372,27 @@ class AsyncClient:
         """How every listing call fetches a page, with its overrides (checked here, once)."""
         options = self._options(timeout, max_retries)
         sender = self._sender
+        dialect = self._dialect
 
         async def fetch(request: Request) -> Page[File]:
-            return await sender.send(request, _wire.decipher_page, **options)
+            if dialect.generation is None and dialect.needs_probe(request):
+                await self._generation(options)
+            page, generation = await sender.send(dialect.render(request), decipher_page, **options)
+            dialect.learn(generation)
+            return page
 
         return fetch
+
+    async def _generation(self, options: dict[str, Any]) -> str:
+        """The server's API generation, asking once (``GET files?limit=1``) when unknown."""
+        dialect = self._dialect
+        if dialect.generation is None:
+            _, generation = await self._sender.send(
+                _wire.list_request(limit=1), decipher_page, **options
+            )
+            dialect.learn(generation)
+        assert dialect.generation is not None
+        return dialect.generation
 
     # --- one file ------------------------------------------------------------------------
 
@@ -402,6 +475,11 @@ class AsyncClient:
         metadata_json = _wire_files.check_metadata(metadata)
         key = _wire_files.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
         options = self._options(timeout, max_retries)
+        if checked_purpose is not None and await self._generation(options) == G3:
+            raise ValueError(
+                "purpose cannot be set on this upload: the server speaks the newest API "
+                "generation (g3), which has no purposes"
+            )
         with _content.open_upload(file, checked_filename) as upload:
             if not upload.resendable:
                 options["max_retries"] = 0
@@ -412,6 +490,8 @@ class AsyncClient:
                 purpose=checked_purpose,
                 metadata=metadata_json,
                 idempotency_key=key,
+                # the stored name, a field the newest generation reads
+                name=upload.filename if self._dialect.generation == G3 else None,
             )
             return await self._sender.send(request, _wire.decipher_upload, **options)
 
@@ -566,9 +646,16 @@ class AsyncClient:
 
     # --- helpers -------------------------------------------------------------------------
 
-    @staticmethod
     def _walk(
-        purpose: object, limit: object, after: object, before: object, max_items: object
+        self,
+        purpose: object,
+        limit: object,
+        after: object,
+        before: object,
+        max_items: object,
+        *,
+        name: object = None,
+        scope_id: object = None,
     ) -> CursorWalk:
         checked_purpose = _wire.check_purpose(purpose)
         checked_limit = _wire.check_limit(limit)
@@ -582,6 +669,9 @@ class AsyncClient:
             after=checked_after,
             before=checked_before,
             max_items=_wire.check_max_items(max_items),
+            name=check_name_prefix(name),
+            scope_id=check_scope_id(scope_id),
+            dialect=self._dialect,
         )
 
     @staticmethod

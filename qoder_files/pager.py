@@ -137,7 +137,7 @@ class AsyncPager:
         following = self._walk.next_request()
         if following is not None:
             self._ahead = self._spawn(following)
-        return page, items
+        return self._walk.shown(page), items
 
     def _spawn(self, request: Request) -> asyncio.Task[Page[File]]:
         fetching = self._fetch(request)

@@ -606,7 +606,11 @@ def mocked() -> Iterator[aioresponses]:
 @pytest.fixture
 async def wire_client() -> AsyncIterator[AsyncClient]:
     async with AsyncClient(
-        TOKEN, base_url=BASE, retry=INSTANT, default_headers={"X-Trace": "t-1"}
+        TOKEN,
+        base_url=BASE,
+        retry=INSTANT,
+        default_headers={"X-Trace": "t-1"},
+        api_generation="g1",  # the exchanges below are the seed generation's, to the byte
     ) as c:
         yield c
 

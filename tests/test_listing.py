@@ -383,6 +383,11 @@ async def test_two_hundred_concurrent_pagers(client: AsyncClient, emulator: File
 async def test_get_page_is_exactly_one_request(
     client: AsyncClient, emulator: FilesEmulator
 ) -> None:
+    # A fresh client first learns the generation (one probe), since a cursor reads
+    # differently in each; after that every get_page() is exactly one request.
+    await client.get_page(limit=10, after=emulator.ids()[0])
+    assert [r.query for r in emulator.requests[:1]] == [{"limit": "1"}]
+    emulator.requests.clear()
     page = await client.get_page(limit=10, after=emulator.ids()[5])
     assert [f.file_id for f in page.data] == emulator.ids()[6:16]
     assert page.has_more

@@ -69,7 +69,9 @@ def calls(m: aioresponses, method: str = "GET") -> list[Any]:
 
 async def test_list_request_on_the_wire(mocked: aioresponses) -> None:
     mocked.get(re.compile(r".*/files.*"), payload=EMPTY, headers={"x-request-id": "srv-9"})
-    async with AsyncClient(TOKEN, base_url=BASE, default_headers={"X-Trace": "t1"}) as c:
+    async with AsyncClient(
+        TOKEN, base_url=BASE, default_headers={"X-Trace": "t1"}, api_generation="g1"
+    ) as c:
         page = await c.get_page(purpose="tool_output", limit=5, before="file_x")
     (key,) = mocked.requests
     assert key[0] == "GET"
