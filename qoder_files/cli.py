@@ -180,6 +180,10 @@ def main(ctx: click.Context, token: str | None, base_url: str | None, emulator: 
 @click.option("--max-items", type=int, help="Stop after this many files.")
 @click.option("--after", metavar="FILE_ID", help="Start after this file, toward older files.")
 @click.option("--before", metavar="FILE_ID", help="Start before this file, toward newer files.")
+@click.option("--name", metavar="PREFIX", help="Only files whose name starts with this (any case).")
+@click.option(
+    "--scope", "scope_id", metavar="SCOPE_ID", help="Only files of this scope (a session id)."
+)
 @click.option(
     "--all-purposes",
     is_flag=True,
@@ -200,6 +204,8 @@ def list_command(
     max_items: int | None,
     after: str | None,
     before: str | None,
+    name: str | None,
+    scope_id: str | None,
     all_purposes: bool,
     output_format: str | None,
 ) -> None:
@@ -209,10 +215,21 @@ def list_command(
     if all_purposes:
         if purpose or after or before:
             raise click.UsageError("--all-purposes takes no --purpose, --after or --before")
-        pager = client.scan_files(limit=100 if limit is None else limit, max_items=max_items)
+        pager = client.scan_files(
+            limit=100 if limit is None else limit,
+            max_items=max_items,
+            name=name,
+            scope_id=scope_id,
+        )
     else:
         pager = client.list_files(
-            purpose=purpose, limit=limit, after=after, before=before, max_items=max_items
+            purpose=purpose,
+            limit=limit,
+            after=after,
+            before=before,
+            max_items=max_items,
+            name=name,
+            scope_id=scope_id,
         )
     if output_format is None:
         output_format = "table" if _is_terminal(sys.stdout) else "jsonl"

@@ -131,6 +131,8 @@ class Client:
         max_response_bytes: The largest API response body read into memory (32 MiB).
         transport: An ``AsyncTransport`` (such as ``qoder_files.testing.MockTransport``) to
             send every request through; it runs on this client's private loop.
+        api_generation: ``"auto"`` (learn it from the server), ``"g1"`` or ``"g3"``; see the
+            "API generations" page.
 
     Raises:
         ValueError: the token is missing or blank, or another argument is invalid.
@@ -156,6 +158,7 @@ class Client:
         proxy: str | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         transport: AsyncTransport | None = None,
+        api_generation: str = "auto",
     ) -> None:
         if session is not None:
             raise ValueError(
@@ -175,6 +178,7 @@ class Client:
                 proxy=proxy,
                 max_response_bytes=max_response_bytes,
                 transport=transport,
+                api_generation=api_generation,
             )
         )
         self._runner = runner

@@ -453,3 +453,31 @@ def test_a_reader_that_goes_away_stops_the_listing_quietly(
     result = run("--emulator", "ls", "--format", "jsonl")
     assert result.exit_code == 1
     assert result.stderr == ""
+
+
+@pytest.mark.parametrize("shape", ["g1", "g3"])
+def test_ls_filters_by_name_and_scope(shape: str) -> None:
+    emulator = FilesEmulator(shape=shape)
+    emulator.seed(120)
+    with emulator.serve_in_thread() as url:
+        args = ("--token", emulator.token, "--base-url", url, "ls", "--format", "jsonl")
+        named = run(*args, "--name", "REPORT", "--limit", "30")
+        assert named.exit_code == 0, named.output
+        names = [json.loads(line)["filename"] for line in named.output.splitlines()]
+        expected = [
+            emulator.files[i].filename
+            for i in emulator.ids()
+            if emulator.files[i].filename.lower().startswith("report")
+        ]
+        assert names == expected
+        assert names
+        scope = next(f.scope for f in emulator.files.values() if f.scope is not None)
+        scoped = run(*args, "--scope", scope["id"])
+        if shape == "g3":
+            assert scoped.exit_code == 0, scoped.output
+            expected_ids = [i for i in emulator.ids() if emulator.files[i].scope == scope]
+            got = [json.loads(line)["file_id"] for line in scoped.output.splitlines()]
+            assert got == expected_ids
+        else:
+            assert scoped.exit_code == 2
+            assert "scope_id cannot filter" in scoped.output
