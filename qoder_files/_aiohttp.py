@@ -25,7 +25,6 @@ import platform
 import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from typing import Any
 
 import aiohttp
 
@@ -206,7 +205,3 @@ class AiohttpTransport:
             self._loop = self._session = None
         if entry is not None:
             await entry[1].aclose()
-
-    def describe(self) -> dict[str, Any]:
-        """Settings worth showing in a repr (a proxy's credentials are masked)."""
-        return {"proxy": self._proxy}

@@ -33,7 +33,7 @@ __all__ = [
     "GENERATIONS",
     "Dialect",
     "check_generation",
-    "decipher_page",
+    "decipher_page_generation",
     "detect",
 ]
 
@@ -74,7 +74,7 @@ def detect(payload: Any) -> str:
     return G1
 
 
-def decipher_page(response: Response) -> tuple[Page[File], str]:
+def decipher_page_generation(response: Response) -> tuple[Page[File], str]:
     """Read a list response into a ``Page[File]``, with the generation it was written in."""
 
     def build(payload: Any, request_id: str | None) -> tuple[Page[File], str]:

@@ -30,7 +30,7 @@ from ._checks import (
 )
 from ._content import DownloadTarget, UploadSource
 from ._cursor import CursorWalk
-from ._generations import G3, Dialect, check_generation, decipher_page
+from ._generations import G3, Dialect, check_generation, decipher_page_generation
 from ._public import publish
 from ._retry import RetryPolicy
 from ._seam import AsyncTransport
@@ -377,7 +377,9 @@ class AsyncClient:
         async def fetch(request: Request) -> Page[File]:
             if dialect.generation is None and dialect.needs_probe(request):
                 await self._generation(options)
-            page, generation = await sender.send(dialect.render(request), decipher_page, **options)
+            page, generation = await sender.send(
+                dialect.render(request), decipher_page_generation, **options
+            )
             dialect.learn(generation)
             return page
 
@@ -388,7 +390,7 @@ class AsyncClient:
         dialect = self._dialect
         if dialect.generation is None:
             _, generation = await self._sender.send(
-                _wire.list_request(limit=1), decipher_page, **options
+                _wire.list_request(limit=1), decipher_page_generation, **options
             )
             dialect.learn(generation)
         assert dialect.generation is not None
