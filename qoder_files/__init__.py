@@ -44,6 +44,9 @@ from .models import DownloadLink, File, Page, Purpose
 
 if TYPE_CHECKING:
     from ._bridge import SyncPager, SyncScan
+    from ._deletes import DeleteFailure, DeleteSummary
+    from ._inventory import InventoryStats, InventorySummary, inventory_stats
+    from ._mirror import MirrorEvent, MirrorFailure, MirrorSummary
     from ._scan import AsyncScan
     from .client import AsyncClient
     from .pager import AsyncPager
@@ -62,6 +65,8 @@ __all__ = [
     "Client",
     "ClientClosedError",
     "ConflictError",
+    "DeleteFailure",
+    "DeleteSummary",
     "Direction",
     "DownloadLink",
     "FeatureNotAvailableError",
@@ -71,6 +76,11 @@ __all__ = [
     "HTTPResponse",
     "InternalServerError",
     "InvalidResponseError",
+    "InventoryStats",
+    "InventorySummary",
+    "MirrorEvent",
+    "MirrorFailure",
+    "MirrorSummary",
     "NotFoundError",
     "Page",
     "PaginationError",
@@ -84,6 +94,7 @@ __all__ = [
     "SyncScan",
     "__version__",
     "converter",
+    "inventory_stats",
 ]
 
 # Names whose modules import asyncio/aiohttp: loaded on first attribute access.
@@ -94,6 +105,14 @@ _LAZY = {
     "Client": ".sync",
     "SyncPager": "._bridge",
     "SyncScan": "._bridge",
+    "MirrorEvent": "._mirror",
+    "MirrorFailure": "._mirror",
+    "MirrorSummary": "._mirror",
+    "InventoryStats": "._inventory",
+    "InventorySummary": "._inventory",
+    "inventory_stats": "._inventory",
+    "DeleteFailure": "._deletes",
+    "DeleteSummary": "._deletes",
 }
 
 # Exported objects report ``qoder_files`` as their module; the lazy ones do so from their own

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
-from . import _content, _scan, _wire, _wire_files
+from . import _content, _deletes, _inventory, _mirror, _scan, _wire, _wire_files
 from ._checks import (
     check_headers,
     check_max_retries,
@@ -30,7 +30,10 @@ from ._checks import (
 )
 from ._content import DownloadTarget, UploadSource
 from ._cursor import CursorWalk
+from ._deletes import DeleteSummary
 from ._generations import G3, Dialect, check_generation, decipher_page_generation
+from ._inventory import InventorySummary
+from ._mirror import MirrorEvent, MirrorSummary
 from ._public import publish
 from ._retry import RetryPolicy
 from ._seam import AsyncTransport
@@ -645,6 +648,148 @@ class AsyncClient:
         await self._sender.send(
             request, _wire.decipher_delete, **self._options(timeout, max_retries)
         )
+
+    # --- bulk jobs -----------------------------------------------------------------------
+
+    async def mirror(
+        self,
+        dest_dir: str | os.PathLike[str],
+        *,
+        purposes: Iterable[Purpose | str] | None = None,
+        name: str | None = None,
+        scope_id: str | None = None,
+        concurrency: int = 8,
+        progress: Callable[[MirrorEvent], object] | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> MirrorSummary:
+        """Download every downloadable file into ``dest_dir``, and keep it current on re-runs.
+
+        Lists the files (one cursor per purpose where the server has purposes) and downloads
+        those that are missing locally or changed on the server, at most ``concurrency`` at
+        once, within the client's ``rate_limit``. Each file is written through a hidden
+        temporary file and renamed into place, so a crash or ``kill -9`` never leaves a partial
+        file under a final name; the next run removes stale temporary files and completes the
+        mirror. A hidden manifest (``.qoder-mirror.json``) remembers which local name belongs
+        to which file id. A complete re-run sends no download request. The mirror never
+        deletes local files.
+
+        Args:
+            dest_dir: The directory (created when missing).
+            purposes: Only these purposes (seed API generation); ``None`` for every
+                downloadable file.
+            name: Only files whose name starts with this, ignoring case.
+            scope_id: Only files of this scope (newest API generation).
+            concurrency: Most downloads at once.
+            progress: Called with a ``MirrorEvent`` for every file downloaded, skipped or
+                failed, on the client's event loop.
+            timeout: Per-attempt timeout of every request.
+            max_retries: Retry budget of every request.
+
+        Returns:
+            A ``MirrorSummary``: counts, bytes, and the files that kept failing with their
+            reasons (a failing file does not stop the others).
+
+        Raises:
+            ValueError: an argument is invalid (checked before any request).
+            APIError: the listing itself failed.
+        """
+        directory = os.fspath(dest_dir)
+        if not directory:
+            raise ValueError("dest_dir must be a non-empty path")
+        checked_concurrency = _scan.check_concurrency(concurrency)
+        options = self._options(timeout, max_retries)
+        chosen: Iterable[Purpose | str] | None = purposes
+        if purposes is None and await self._generation(options) != G3:
+            chosen = [Purpose.TOOL_OUTPUT, Purpose.SKILL_OUTPUT]  # the only downloadable ones
+        listing = self.scan_files(
+            purposes=chosen, name=name, scope_id=scope_id, limit=100, **options
+        )
+
+        async def download(file_id: str, path: str) -> None:
+            await self.download_file(file_id, path, **options)
+
+        return await _mirror.mirror(
+            listing, download, directory, concurrency=checked_concurrency, progress=progress
+        )
+
+    async def delete_files(
+        self,
+        file_ids: Iterable[str],
+        *,
+        concurrency: int = 8,
+        progress: Callable[[str, str], object] | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> DeleteSummary:
+        """Delete many files concurrently; a file already gone (404) counts as done.
+
+        Run it again after an interruption: what was deleted is reported as already gone.
+
+        Args:
+            file_ids: The ids (repeats are deleted once); all are checked before any request.
+            concurrency: Most deletes at once.
+            progress: Called with ``(file_id, "deleted" | "gone" | "failed")`` per file.
+            timeout: Per-attempt timeout of every request.
+            max_retries: Retry budget of every request.
+
+        Returns:
+            A ``DeleteSummary`` with the deleted, already gone and failed ids.
+
+        Raises:
+            ValueError: an id or another argument is invalid (checked before any request).
+        """
+        if isinstance(file_ids, str):
+            raise ValueError("file_ids must be a collection of ids, not one string")
+        checked = [_wire_files.check_file_id(file_id) for file_id in file_ids]
+        checked_concurrency = _scan.check_concurrency(concurrency)
+        options = self._options(timeout, max_retries)
+
+        async def delete(file_id: str) -> None:
+            await self.delete_file(file_id, **options)
+
+        return await _deletes.delete_files(
+            checked, delete, concurrency=checked_concurrency, progress=progress
+        )
+
+    async def sync_inventory(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        full: bool = False,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> InventorySummary:
+        """Bring a local SQLite inventory of the account's files up to date.
+
+        The table ``files`` holds one row per file (``file_id`` the primary key, a column per
+        ``File`` field, ``extra`` as JSON, and ``deleted_at``); see the "Bulk jobs" page for
+        the schema. By default the sync is incremental: it reads the newest-first listing
+        only down to what the last sync covered, so a re-run after a few uploads costs one or
+        two list requests. Each page's rows commit together with the listing cursor, so a
+        sync killed at any moment is resumed by the next one with no gap and no duplicate.
+
+        Args:
+            path: The database file (created when missing).
+            full: Re-list everything and set ``deleted_at`` on files no longer listed.
+            timeout: Per-attempt timeout of every request.
+            max_retries: Retry budget of every request.
+
+        Returns:
+            An ``InventorySummary``.
+
+        Raises:
+            ValueError: an argument is invalid (checked before any request).
+            APIError: the listing failed (what was committed stays, and the next sync
+                resumes from it).
+        """
+        location = os.fspath(path)
+        if not location:
+            raise ValueError("path must be a non-empty path")
+        if not isinstance(full, bool):
+            raise ValueError(f"full must be True or False, got {full!r}")
+        options = self._options(timeout, max_retries)
+        return await _inventory.sync_inventory(self, location, full=full, **options)
 
     # --- helpers -------------------------------------------------------------------------
 

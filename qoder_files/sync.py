@@ -215,6 +215,9 @@ class Client:
     get_download_url = _blocking(AsyncClient.get_download_url)
     download_file = _blocking(AsyncClient.download_file)
     delete_file = _blocking(AsyncClient.delete_file)
+    delete_files = _blocking(AsyncClient.delete_files)
+    mirror = _blocking(AsyncClient.mirror)
+    sync_inventory = _blocking(AsyncClient.sync_inventory)
 
 
 # Exported from ``qoder_files``: tracebacks, reprs and the reference show that path.

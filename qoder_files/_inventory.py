@@ -1,0 +1,328 @@
+"""The local inventory: an account's files in a SQLite table that plain ``sqlite3`` can query.
+
+Schema (created on first use; a column added to ``File`` later is added to old databases):
+
+- ``files``: one row per file ever seen, ``file_id`` the primary key, one column per ``File``
+  field (times as RFC 3339 UTC text, dicts and other values as JSON text, ``purpose`` as its
+  string), plus ``seen_epoch`` (the last full sync that listed it) and ``deleted_at`` (when a
+  full sync found it gone, else NULL).
+- ``sync_state``: the walk in progress and the high-water mark, as key/value text.
+
+How a sync walks, and what it keeps true:
+
+- Incremental (the default): the newest-first listing is read until it reaches the files the
+  last complete sync already covered (by creation time and id), so a re-run after a few
+  uploads costs one or two list requests.
+- Full: the whole listing is read, and afterwards every row the walk did not see is marked
+  ``deleted_at``.
+- Crash-safe: each page's rows and the listing cursor commit in one transaction. A sync
+  killed at any moment leaves a walk in progress that the next sync resumes from its cursor
+  (then it walks from the top again for anything newer), with no gap and no duplicate.
+
+The SQL is the standard library's ``sqlite3``; the listing is the client's pager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._convert import format_timestamp
+from ._public import publish
+from .models import File
+
+if TYPE_CHECKING:
+    from .client import AsyncClient
+
+__all__ = ["InventoryStats", "InventorySummary", "inventory_stats", "sync_inventory"]
+
+_FIELDS = tuple(field.name for field in attrs.fields(File))
+_TYPES = {"file_id": "TEXT PRIMARY KEY", "size_bytes": "INTEGER", "downloadable": "INTEGER"}
+_PAGE = 100
+
+
+@attrs.frozen(kw_only=True)
+class InventorySummary:
+    """What one inventory sync did.
+
+    Attributes:
+        listed: Files read from the listing in this run.
+        added: Files stored for the first time.
+        marked_deleted: Files a full sync found gone (``deleted_at`` set).
+        resumed: Whether it finished a walk an earlier, interrupted sync had begun.
+        full: Whether it was a full sync.
+    """
+
+    listed: int = 0
+    added: int = 0
+    marked_deleted: int = 0
+    resumed: bool = False
+    full: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class InventoryStats:
+    """Counts and bytes of the files present (not marked deleted), for reports.
+
+    Attributes:
+        files: How many files.
+        bytes: Their total size.
+        deleted: How many rows are marked deleted.
+        by_purpose: ``(purpose or None, files, bytes)``, largest first.
+        by_month: ``("YYYY-MM", files, bytes)`` by creation month, oldest first.
+    """
+
+    files: int
+    bytes: int
+    deleted: int
+    by_purpose: tuple[tuple[str | None, int, int], ...]
+    by_month: tuple[tuple[str, int, int], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "files": self.files,
+            "bytes": self.bytes,
+            "deleted": self.deleted,
+            "by_purpose": [{"purpose": p, "files": n, "bytes": b} for p, n, b in self.by_purpose],
+            "by_month": [{"month": m, "files": n, "bytes": b} for m, n, b in self.by_month],
+        }
+
+
+def _sql_value(value: Any) -> Any:
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if attrs.has(type(value)):
+        value = attrs.asdict(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _row(file: File, epoch: int) -> tuple[Any, ...]:
+    return (*(_sql_value(getattr(file, name)) for name in _FIELDS), epoch)
+
+
+@contextlib.contextmanager
+def _connect(path: str) -> Iterator[sqlite3.Connection]:
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        yield connection
+    finally:
+        connection.close()
+
+
+def _prepare(connection: sqlite3.Connection) -> None:
+    columns = ", ".join(f"{name} {_TYPES.get(name, '')}".strip() for name in _FIELDS)
+    connection.execute(
+        f"CREATE TABLE IF NOT EXISTS files ({columns}, "
+        "seen_epoch INTEGER NOT NULL DEFAULT 0, deleted_at TEXT)"
+    )
+    present = {row[1] for row in connection.execute("PRAGMA table_info(files)")}
+    for name in _FIELDS:
+        if name not in present:  # a database made by an older version of the SDK
+            connection.execute(f"ALTER TABLE files ADD COLUMN {name} {_TYPES.get(name, '')}")
+    connection.execute("CREATE INDEX IF NOT EXISTS files_created ON files (created_at)")
+    connection.execute("CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT)")
+
+
+def _state(connection: sqlite3.Connection) -> dict[str, str]:
+    return dict(connection.execute("SELECT key, value FROM sync_state").fetchall())
+
+
+def _upsert_sql() -> str:
+    names = (*_FIELDS, "seen_epoch")
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != "file_id")
+    return (
+        f"INSERT INTO files ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+        f"ON CONFLICT (file_id) DO UPDATE SET {updates}, deleted_at = NULL"
+    )
+
+
+_UPSERT = _upsert_sql()
+
+
+class _Walk:
+    """One walk's progress, written with its rows in the same transaction."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self.state = _state(connection)
+
+    def commit(self, files: list[File], epoch: int, changes: dict[str, str]) -> int:
+        """Store ``files`` and the walk's new state at once; return how many were new."""
+        connection = self.connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            known = 0
+            if files:
+                marks = ",".join("?" * len(files))
+                known = connection.execute(
+                    f"SELECT count(*) FROM files WHERE file_id IN ({marks})",
+                    [f.file_id for f in files],
+                ).fetchone()[0]
+                connection.executemany(_UPSERT, [_row(f, epoch) for f in files])
+            for key, value in changes.items():
+                connection.execute(
+                    "INSERT INTO sync_state (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        self.state.update(changes)
+        return len(files) - known
+
+    def finish(self, epoch: int, full: bool) -> int:
+        """End the walk: move the high-water mark, mark what a full walk missed."""
+        connection = self.connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            marked = 0
+            if full:
+                now = format_timestamp(datetime.now(UTC))
+                marked = connection.execute(
+                    "UPDATE files SET deleted_at = ? WHERE seen_epoch < ? AND deleted_at IS NULL",
+                    (now, epoch),
+                ).rowcount
+            top = self.state.get("walk_top")
+            if top:
+                connection.execute(
+                    "INSERT INTO sync_state (key, value) VALUES ('high_water', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (top,),
+                )
+            connection.execute(
+                "DELETE FROM sync_state WHERE key IN ('walk_top', 'walk_cursor', 'walk_full')"
+            )
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        self.state = _state(connection)
+        return marked
+
+
+def _key(file: File) -> str:
+    """A file's place in the listing order, as sortable text: creation time, then id.
+
+    The time has a fixed width (microseconds always written), so text order is time order.
+    """
+    when = file.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{when} {file.file_id}"
+
+
+async def sync_inventory(
+    client: AsyncClient, path: str, *, full: bool = False, **options: Any
+) -> InventorySummary:
+    """Bring the inventory at ``path`` up to date with the account (see the module doc)."""
+    with _connect(path) as connection:
+        _prepare(connection)
+        walk = _Walk(connection)
+        listed = added = marked = 0
+        resumed = "walk_cursor" in walk.state or "walk_top" in walk.state
+        ran_full = full
+        rounds = 0
+        while True:
+            rounds += 1
+            state = walk.state
+            pending = "walk_top" in state
+            walk_full = state.get("walk_full") == "1" if pending else full
+            ran_full = ran_full or walk_full
+            epoch = int(state.get("epoch", "0"))
+            if not pending:
+                if walk_full:
+                    epoch += 1
+                await asyncio.to_thread(
+                    walk.commit, [], epoch, {"epoch": str(epoch), "walk_full": str(int(walk_full))}
+                )
+            stop = None if walk_full else walk.state.get("high_water")
+            cursor = walk.state.get("walk_cursor")
+            pager = client.list_files(limit=_PAGE, after=cursor, **options)
+            done = False
+            async with pager:
+                async for page in pager.pages():
+                    files = page.data
+                    if stop is not None:
+                        keep = [f for f in files if _key(f) > stop]
+                        done = len(keep) < len(files)
+                        files = keep
+                    changes: dict[str, str] = {}
+                    if files:
+                        changes["walk_cursor"] = files[-1].file_id
+                        if "walk_top" not in walk.state:
+                            changes["walk_top"] = _key(files[0])
+                    elif "walk_top" not in walk.state:
+                        changes["walk_top"] = walk.state.get("high_water", "")
+                    added += await asyncio.to_thread(walk.commit, files, epoch, changes)
+                    listed += len(files)
+                    if done:
+                        break
+            marked += await asyncio.to_thread(walk.finish, epoch, walk_full)
+            # A resumed walk covered only what was older than its start: walk once more from
+            # the top for what arrived since.
+            if not (pending and rounds == 1):
+                break
+            if walk_full:  # the resumed walk was the full one: what is left is incremental
+                full = False
+    return InventorySummary(
+        listed=listed, added=added, marked_deleted=marked, resumed=resumed, full=ran_full
+    )
+
+
+def inventory_stats(path: str | os.PathLike[str]) -> InventoryStats:
+    """Counts and bytes per purpose and per creation month of the inventory at ``path``.
+
+    Raises:
+        ValueError: there is no inventory at ``path``.
+    """
+    location = os.fspath(path)
+    if not os.path.isfile(location):
+        raise ValueError(f"no inventory at {location!r}: run a sync first")
+    with _connect(location) as connection:
+        _prepare(connection)
+        live = "FROM files WHERE deleted_at IS NULL"
+        files, size = connection.execute(
+            f"SELECT count(*), coalesce(sum(size_bytes), 0) {live}"
+        ).fetchone()
+        deleted = connection.execute(
+            "SELECT count(*) FROM files WHERE deleted_at IS NOT NULL"
+        ).fetchone()[0]
+        by_purpose = connection.execute(
+            f"SELECT purpose, count(*), coalesce(sum(size_bytes), 0) {live} "
+            "GROUP BY purpose ORDER BY 3 DESC, 1"
+        ).fetchall()
+        by_month = connection.execute(
+            f"SELECT substr(created_at, 1, 7), count(*), coalesce(sum(size_bytes), 0) {live} "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    return InventoryStats(
+        files=files,
+        bytes=size,
+        deleted=deleted,
+        by_purpose=tuple(tuple(row) for row in by_purpose),
+        by_month=tuple(tuple(row) for row in by_month),
+    )
+
+
+# Exported from ``qoder_files``: tracebacks, reprs and the reference show that path.
+publish("qoder_files", globals(), ["InventoryStats", "InventorySummary", "inventory_stats"])

@@ -1,0 +1,262 @@
+"""Bulk jobs against the emulator: mirror, inventory and delete, with faults and ``kill -9``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qoder_files import (
+    AsyncClient,
+    Client,
+    InventoryStats,
+    MirrorEvent,
+    RetryPolicy,
+    inventory_stats,
+)
+from qoder_files._mirror import MANIFEST, local_name
+from qoder_files.testing import Fault, FilesEmulator
+
+INSTANT = RetryPolicy(backoff_base=0.0)
+
+
+def downloadable_ids(emulator: FilesEmulator) -> list[str]:
+    return [
+        i for i in emulator.ids() if emulator.files[i].purpose in ("tool_output", "skill_output")
+    ]
+
+
+def visible(directory: Path) -> list[str]:
+    return sorted(name for name in os.listdir(directory) if not name.startswith("."))
+
+
+def downloads(emulator: FilesEmulator) -> int:
+    return sum("/_download/" in r.path for r in emulator.requests)
+
+
+# --- mirror ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[FilesEmulator, str]]:
+    emulator = FilesEmulator()
+    emulator.seed(300)
+    with emulator.serve_in_thread() as url:
+        yield emulator, url
+
+
+def test_mirror_through_faults_then_a_rerun_changes_nothing(
+    served: tuple[FilesEmulator, str], tmp_path: Path
+) -> None:
+    emulator, url = served
+    emulator.add_fault(Fault.error(503), route="download", every=5)
+    events: list[MirrorEvent] = []
+    with Client(emulator.token, base_url=url, retry=INSTANT, max_retries=3) as client:
+        summary = client.mirror(tmp_path, progress=events.append)
+        assert summary.ok
+        wanted = downloadable_ids(emulator)
+        assert summary.downloaded == len(wanted) and summary.skipped == 0
+        names = {emulator.files[i].filename for i in wanted}
+        assert set(visible(tmp_path)) == {local_name(n, "") for n in names}
+        for file_id in wanted:
+            stored = emulator.files[file_id]
+            assert (tmp_path / local_name(stored.filename, file_id)).read_bytes() == stored.content
+        assert {e.kind for e in events} == {"downloaded"}
+        mtimes = {name: os.stat(tmp_path / name).st_mtime_ns for name in visible(tmp_path)}
+        before = downloads(emulator)
+        again = client.mirror(tmp_path)
+    assert (again.downloaded, again.skipped, again.failed) == (0, len(wanted), ())
+    assert downloads(emulator) == before  # no download request at all
+    assert {name: os.stat(tmp_path / name).st_mtime_ns for name in visible(tmp_path)} == mtimes
+
+
+def test_a_file_that_keeps_failing_is_reported_and_the_rest_complete(
+    served: tuple[FilesEmulator, str], tmp_path: Path
+) -> None:
+    emulator, url = served
+    wanted = downloadable_ids(emulator)
+    blocked = emulator.files[wanted[3]]
+    (tmp_path / local_name(blocked.filename, blocked.file_id)).mkdir()  # never writable
+    with Client(emulator.token, base_url=url, retry=INSTANT) as client:
+        summary = client.mirror(tmp_path)
+    assert summary.downloaded == len(wanted) - 1
+    assert [f.file_id for f in summary.failed] == [blocked.file_id]
+    assert "directory" in summary.failed[0].reason
+    assert not summary.ok
+
+
+def test_collisions_and_changes(tmp_path: Path) -> None:
+    emulator = FilesEmulator()
+    emulator.seed(40)
+    twins = [emulator.files[i] for i in downloadable_ids(emulator)[:2]]
+    for twin in twins:
+        object.__setattr__(twin, "filename", "../same name.txt")
+        twin._rendered.clear()
+    with emulator.serve_in_thread() as url, Client(emulator.token, base_url=url) as client:
+        client.mirror(tmp_path)
+        older, newer = sorted(twins, key=lambda f: f.file_id)
+        names = visible(tmp_path)
+        assert "same name.txt" in names  # the first to claim it keeps it, for good
+        assert any(name.endswith(".txt") and "file_" in name for name in names)
+        first = (tmp_path / "same name.txt").read_bytes()
+        assert first in (older.content, newer.content)
+        changed = emulator.files[downloadable_ids(emulator)[5]]
+        object.__setattr__(changed, "content", b"changed content\n")
+        object.__setattr__(changed, "updated_at", changed.updated_at.replace(year=2027))
+        changed._rendered.clear()
+        summary = client.mirror(tmp_path)
+    assert summary.downloaded == 1
+    assert (tmp_path / local_name(changed.filename, changed.file_id)).read_bytes() == (
+        b"changed content\n"
+    )
+
+
+def test_kill_9_mid_mirror_then_a_rerun_completes(tmp_path: Path) -> None:
+    emulator = FilesEmulator()
+    emulator.seed(300)
+    emulator.add_fault(Fault.latency(0.15), route="download")
+    with emulator.serve_in_thread() as url:
+        script = textwrap.dedent(
+            f"""
+            from qoder_files import Client
+            with Client({emulator.token!r}, base_url={url!r}) as client:
+                client.mirror({str(tmp_path)!r}, concurrency=3)
+            """
+        )
+        with subprocess.Popen([sys.executable, "-c", script]) as child:
+            time.sleep(3)
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        partial = visible(tmp_path)
+        wanted = downloadable_ids(emulator)
+        assert 0 < len(partial) < len(wanted)
+        for name in partial:  # whatever is visible is complete
+            owner = next(i for i in wanted if local_name(emulator.files[i].filename, i) == name)
+            assert (tmp_path / name).read_bytes() == emulator.files[owner].content
+        emulator.clear_faults()
+        with Client(emulator.token, base_url=url) as client:
+            summary = client.mirror(tmp_path)
+    assert summary.ok
+    assert summary.downloaded + summary.skipped == len(wanted)
+    assert len(visible(tmp_path)) == len(wanted)
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".")] == [MANIFEST]
+
+
+def test_local_names_are_safe() -> None:
+    assert local_name("../../etc/passwd", "file_1") == "passwd"
+    assert local_name(".hidden", "file_1") == "hidden"
+    assert local_name("a\x1b[31mred\x07.txt", "file_1") == "a_[31mred_.txt"
+    assert local_name("..", "file_1") == "file_1"
+    long = local_name("é" * 300 + ".md", "file_1")
+    assert long.endswith(".md") and len(long.encode()) <= 200
+
+
+# --- inventory ---------------------------------------------------------------------------------
+
+
+def ids_in(db: Path) -> list[str]:
+    with sqlite3.connect(db) as connection:
+        return [row[0] for row in connection.execute("SELECT file_id FROM files")]
+
+
+async def test_inventory_sync_incremental_and_full(tmp_path: Path) -> None:
+    emulator = FilesEmulator()
+    emulator.seed(2000)
+    db = tmp_path / "inventory.db"
+    async with emulator.serve() as url, AsyncClient(emulator.token, base_url=url) as client:
+        first = await client.sync_inventory(db)
+        assert first.added == 2000
+        assert sorted(ids_in(db)) == sorted(emulator.ids())
+        for n in range(10):
+            await client.upload_file(f"note {n}\n".encode(), filename=f"note-{n}.md")
+        gone = emulator.ids()[100:105]
+        for file_id in gone:
+            await client.delete_file(file_id)
+        before = len(emulator.requests)
+        incremental = await client.sync_inventory(db)
+        lists = [r for r in emulator.requests[before:] if r.path.endswith("/files")]
+        assert incremental.added == 10
+        assert len(lists) <= 2
+        full = await client.sync_inventory(db, full=True)
+    assert full.marked_deleted == 5
+    with sqlite3.connect(db) as connection:
+        marked = [
+            r[0]
+            for r in connection.execute("SELECT file_id FROM files WHERE deleted_at IS NOT NULL")
+        ]
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(files)")}
+    assert sorted(marked) == sorted(gone)
+    assert {"file_id", "filename", "purpose", "metadata", "extra", "deleted_at"} <= columns
+    stats = inventory_stats(db)
+    assert isinstance(stats, InventoryStats)
+    assert stats.files == 2005
+    assert stats.deleted == 5
+    assert sum(n for _, n, _ in stats.by_purpose) == 2005
+    assert sum(n for _, n, _ in stats.by_month) == 2005
+
+
+def test_inventory_survives_three_kill_9s(tmp_path: Path) -> None:
+    emulator = FilesEmulator()
+    emulator.seed(6000)
+    emulator.add_fault(Fault.latency(0.1), route="list")
+    db = tmp_path / "inventory.db"
+    with emulator.serve_in_thread() as url:
+        script = textwrap.dedent(
+            f"""
+            from qoder_files import Client
+            with Client({emulator.token!r}, base_url={url!r}) as client:
+                client.sync_inventory({str(db)!r})
+            """
+        )
+        for wait in (1.2, 1.5, 1.8):
+            with subprocess.Popen([sys.executable, "-c", script]) as child:
+                time.sleep(wait)
+                child.send_signal(signal.SIGKILL)
+                child.wait()
+        stored = ids_in(db) if db.exists() else []
+        assert len(stored) < 6000  # each run was cut off
+        emulator.clear_faults()
+        with Client(emulator.token, base_url=url) as client:
+            summary = client.sync_inventory(db)
+    assert summary.resumed
+    final = ids_in(db)
+    assert len(final) == len(set(final)) == 6000
+    assert set(final) == set(emulator.ids())
+
+
+def test_inventory_stats_needs_a_database(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no inventory"):
+        inventory_stats(tmp_path / "missing.db")
+
+
+# --- bulk delete ---------------------------------------------------------------------------------
+
+
+async def test_delete_files_is_idempotent() -> None:
+    emulator = FilesEmulator()
+    emulator.seed(50)
+    targets = emulator.ids()[:12]
+    outcomes: list[tuple[str, str]] = []
+    async with emulator.serve() as url, AsyncClient(emulator.token, base_url=url) as client:
+        first = await client.delete_files(
+            targets[:7], progress=lambda i, o: outcomes.append((i, o))
+        )
+        second = await client.delete_files(targets)
+        with pytest.raises(ValueError, match="file_id"):
+            await client.delete_files(["file_ok", "bad/id"])
+        with pytest.raises(ValueError, match="not one string"):
+            await client.delete_files("file_abc")
+    assert sorted(first.deleted) == sorted(targets[:7])
+    assert sorted(second.already_gone) == sorted(targets[:7])
+    assert sorted(second.deleted) == sorted(targets[7:])
+    assert second.ok and not second.failed
+    assert {o for _, o in outcomes} == {"deleted"}
+    assert not set(targets) & set(emulator.ids())
