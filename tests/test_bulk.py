@@ -63,7 +63,8 @@ def test_mirror_through_faults_then_a_rerun_changes_nothing(
         summary = client.mirror(tmp_path, progress=events.append)
         assert summary.ok
         wanted = downloadable_ids(emulator)
-        assert summary.downloaded == len(wanted) and summary.skipped == 0
+        assert summary.downloaded == len(wanted)
+        assert summary.skipped == 0
         names = {emulator.files[i].filename for i in wanted}
         assert set(visible(tmp_path)) == {local_name(n, "") for n in names}
         for file_id in wanted:
@@ -156,7 +157,8 @@ def test_local_names_are_safe() -> None:
     assert local_name("a\x1b[31mred\x07.txt", "file_1") == "a_[31mred_.txt"
     assert local_name("..", "file_1") == "file_1"
     long = local_name("é" * 300 + ".md", "file_1")
-    assert long.endswith(".md") and len(long.encode()) <= 200
+    assert long.endswith(".md")
+    assert len(long.encode()) <= 200
 
 
 # --- inventory ---------------------------------------------------------------------------------
@@ -257,6 +259,7 @@ async def test_delete_files_is_idempotent() -> None:
     assert sorted(first.deleted) == sorted(targets[:7])
     assert sorted(second.already_gone) == sorted(targets[:7])
     assert sorted(second.deleted) == sorted(targets[7:])
-    assert second.ok and not second.failed
+    assert second.ok
+    assert not second.failed
     assert {o for _, o in outcomes} == {"deleted"}
     assert not set(targets) & set(emulator.ids())
