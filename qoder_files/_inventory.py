@@ -28,14 +28,16 @@ import asyncio
 import contextlib
 import enum
 import json
+import operator
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._convert import dumps as _json_dumps
 from ._convert import format_timestamp
 from ._public import publish
 from .models import File
@@ -114,8 +116,51 @@ def _sql_value(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def _utc_text(value: datetime) -> str:
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else format_timestamp(value)
+
+
+def _json_text(value: Any) -> str:
+    return "{}" if not value and isinstance(value, dict) else _json_dumps(value)
+
+
+def _purpose_text(value: Any) -> Any:
+    return value if value is None or type(value) is str else str(value)
+
+
+# How each known field becomes an SQL value (``None``: stored as it is); any other field, such
+# as one a later version adds, goes through the general ``_sql_value``. This runs for every file
+# of a sync, so the common fields take no detour.
+_KNOWN: dict[str, Callable[[Any], Any] | None] = {
+    "file_id": None,
+    "filename": None,
+    "size_bytes": None,
+    "mime_type": None,
+    "status": None,
+    "purpose": _purpose_text,
+    "metadata": _json_text,
+    "extra": _json_text,
+    "created_at": _utc_text,
+    "updated_at": None,  # below: most files reuse the creation time's text
+}
+_CONVERTERS = tuple(_KNOWN.get(name, _sql_value) for name in _FIELDS)
+_VALUES = operator.attrgetter(*_FIELDS)
+_CREATED = _FIELDS.index("created_at")
+_UPDATED = _FIELDS.index("updated_at")
+
+
 def _row(file: File, epoch: int) -> tuple[Any, ...]:
-    return (*(_sql_value(getattr(file, name)) for name in _FIELDS), epoch)
+    values = [
+        value if convert is None else convert(value)
+        for value, convert in zip(_VALUES(file), _CONVERTERS, strict=True)
+    ]
+    updated = file.updated_at
+    if updated is not None:
+        same = updated is file.created_at or updated == file.created_at
+        values[_UPDATED] = values[_CREATED] if same else _utc_text(updated)
+    values.append(epoch)
+    return tuple(values)
 
 
 @contextlib.contextmanager
