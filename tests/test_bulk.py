@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,13 @@ def downloadable_ids(emulator: FilesEmulator) -> list[str]:
 
 def visible(directory: Path) -> list[str]:
     return sorted(name for name in os.listdir(directory) if not name.startswith("."))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.02)
 
 
 def downloads(emulator: FilesEmulator) -> int:
@@ -133,7 +141,7 @@ def test_kill_9_mid_mirror_then_a_rerun_completes(tmp_path: Path) -> None:
             """
         )
         with subprocess.Popen([sys.executable, "-c", script]) as child:
-            time.sleep(3)
+            wait_until(lambda: len(visible(tmp_path)) >= 20)  # mid-way: some files in place
             child.send_signal(signal.SIGKILL)
             child.wait()
         partial = visible(tmp_path)
@@ -165,8 +173,11 @@ def test_local_names_are_safe() -> None:
 
 
 def ids_in(db: Path) -> list[str]:
-    with sqlite3.connect(db) as connection:
-        return [row[0] for row in connection.execute("SELECT file_id FROM files")]
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        try:
+            return [row[0] for row in connection.execute("SELECT file_id FROM files")]
+        except sqlite3.OperationalError:  # not created yet by the process writing it
+            return []
 
 
 async def test_inventory_sync_incremental_and_full(tmp_path: Path) -> None:
@@ -189,7 +200,7 @@ async def test_inventory_sync_incremental_and_full(tmp_path: Path) -> None:
         assert len(lists) <= 2
         full = await client.sync_inventory(db, full=True)
     assert full.marked_deleted == 5
-    with sqlite3.connect(db) as connection:
+    with contextlib.closing(sqlite3.connect(db)) as connection:
         marked = [
             r[0]
             for r in connection.execute("SELECT file_id FROM files WHERE deleted_at IS NOT NULL")
@@ -218,9 +229,9 @@ def test_inventory_survives_three_kill_9s(tmp_path: Path) -> None:
                 client.sync_inventory({str(db)!r})
             """
         )
-        for wait in (1.2, 1.5, 1.8):
+        for stored_at_least in (500, 1500, 2500):
             with subprocess.Popen([sys.executable, "-c", script]) as child:
-                time.sleep(wait)
+                wait_until(lambda n=stored_at_least: db.exists() and len(ids_in(db)) >= n)
                 child.send_signal(signal.SIGKILL)
                 child.wait()
         stored = ids_in(db) if db.exists() else []
