@@ -88,9 +88,7 @@ def inventory_ratio(
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as directory:
             database = os.path.join(directory, "inventory.db")
-            seconds, out = _seconds(
-                [sys.executable, "-c", _SYNC, base_url, token, database], env
-            )
+            seconds, out = _seconds([sys.executable, "-c", _SYNC, base_url, token, database], env)
             assert json.loads(out)["listed"] == files, out
             syncs.append(seconds)
         with open(os.devnull, "w") as sink:
@@ -130,4 +128,3 @@ def inventory_memory(
         "large_peak_bytes": peaks[large],
         "growth_bytes": peaks[large] - peaks[small],
     }
-

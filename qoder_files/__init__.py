@@ -40,7 +40,7 @@ from .errors import (
     RateLimitError,
     RedirectError,
 )
-from .models import DownloadLink, File, Page, Purpose
+from .models import DownloadLink, File, Page, Purpose, Scope
 
 if TYPE_CHECKING:
     from ._bridge import SyncPager, SyncScan
@@ -90,6 +90,7 @@ __all__ = [
     "RateLimitError",
     "RedirectError",
     "RetryPolicy",
+    "Scope",
     "SyncPager",
     "SyncScan",
     "__version__",

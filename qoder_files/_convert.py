@@ -7,10 +7,18 @@ Hook choices, in one place (the cattrs ``preconf`` habit):
   import-time checks all derive from it. Reading accepts ``file_id`` or, from newer servers,
   ``id``; parses each timestamp once with ``datetime.fromisoformat`` (``Z`` and any number of
   fractional digits are accepted; a naive time is taken as UTC; an ``updated_at`` equal to
-  ``created_at`` reuses the parsed value); keeps an unknown ``purpose`` as a plain string; and
-  puts every field it does not model into ``File.extra`` instead of dropping it.
+  ``created_at`` reuses the parsed value); keeps an unknown ``purpose`` as a plain string;
+  takes ``downloadable`` as sent, else derives it from ``purpose``; reads ``scope`` into a
+  ``Scope`` (null is ``None``); consumes the newer shape's ``type`` when it is ``"file"`` and
+  keeps any other value in ``File.extra``; and puts every field it does not model into
+  ``File.extra`` instead of dropping it.
 - ``File`` is unstructured to the seed (G1) wire shape: ``file_id``, RFC 3339 UTC times with
-  ``Z``, ``None`` fields left out, ``extra`` merged back at the top level.
+  ``Z``, ``None`` fields left out, ``extra`` merged back at the top level. A field the seed
+  generation does not send is written only when it says more than the seed fields do:
+  ``downloadable`` when it differs from what ``purpose`` implies (no purpose implies
+  ``False``), ``scope`` when it is not ``None``. So a seed object comes back exactly, a newer
+  one comes back in the seed shape with its ``downloadable``/``scope`` facts, and structuring
+  the output always gives the same ``File``.
 - ``Page[File]`` and ``DownloadLink`` have hooks of their own for the same reasons.
 - JSON is decoded by orjson when the ``speedups`` extra is installed, else by the stdlib.
 
@@ -29,10 +37,12 @@ import attrs
 import cattrs
 from cattrs.preconf.json import make_converter
 
-from .models import DownloadLink, File, Page, Purpose
+from .models import DownloadLink, File, Page, Purpose, Scope
 
 __all__ = [
     "FIELDS",
+    "TAGS",
+    "Derivation",
     "Field",
     "Kind",
     "converter",
@@ -97,10 +107,11 @@ def format_timestamp(value: datetime) -> str:
 # functions decode every item of every page: a loop over fields would double their cost.
 #
 # Adding an attribute to ``File`` means one more ``Field`` here, and a new ``Kind`` only when
-# its values are read in a way no kind covers yet. For example, ``downloadable: bool | None``
-# would be ``Field("downloadable", Kind(exact=bool, write=_same, sample=True))``, and a nested
-# ``scope`` a ``Kind`` whose ``read`` and ``fast`` call its own parser. A ``File`` attribute
-# without a ``Field`` stops the import, so the fast path can never be lost silently.
+# its values are read in a way no kind covers yet. A field only newer generations send is
+# marked ``seed=False``: the fast loop (which reads the seed shape) gives it its empty value,
+# or computes it by its ``Derivation`` from an earlier field, as ``downloadable`` follows from
+# ``purpose``; objects that carry it take ``structure_file``. A ``File`` attribute without a
+# ``Field`` stops the import, so the fast path can never be lost silently.
 
 
 def _bad_type(name: str, expected: str, value: Any) -> TypeError:
@@ -111,6 +122,21 @@ def _read_id(value: Any, name: str) -> Any:
     if type(value) is not str or not value:
         raise ValueError(f"file field {name!r} must be a non-empty string")
     return value
+
+
+def _read_scope(value: dict[str, Any], name: str) -> Scope:
+    # Only ``id`` and ``type`` are documented; other keys of the scope object are not kept.
+    scope_id = value.get("id")
+    scope_type = value.get("type")
+    if type(scope_id) is not str or not scope_id:
+        raise ValueError(f"file field {name!r} must have a non-empty string 'id'")
+    if type(scope_type) is not str or not scope_type:
+        raise ValueError(f"file field {name!r} must have a non-empty string 'type'")
+    return Scope(id=scope_id, type=scope_type)
+
+
+def _write_scope(scope: Scope) -> dict[str, str]:
+    return {"id": scope.id, "type": scope.type}
 
 
 @attrs.frozen
@@ -157,6 +183,7 @@ ID = Kind(
 )
 TEXT = Kind(exact=str, write=_same, sample="a.txt")
 INTEGER = Kind(exact=int, write=_same, sample=1)
+FLAG = Kind(exact=bool, write=_same, sample=True)
 ANY = Kind(write=_same, sample="ready")
 PURPOSE = Kind(
     # an unknown purpose stays a plain string; an unhashable one raises TypeError in both paths
@@ -178,6 +205,41 @@ TIMESTAMP = Kind(
     sample=datetime(2026, 1, 1, tzinfo=UTC),
     converts=True,
 )
+SCOPE = Kind(
+    # No ``fast``: no seed field is a scope, and only seed fields go through the fast loop.
+    exact=dict,
+    read=_read_scope,
+    write=_write_scope,
+    sample=Scope(id="sess_0", type="session"),
+)
+
+
+@attrs.frozen
+class Derivation:
+    """How an optional field's value follows from an earlier field when the wire leaves it out.
+
+    Attributes:
+        source: The earlier field whose attribute value it follows from.
+        compute: Takes that attribute value (``None`` included) and returns this field's.
+        fast: The same as one expression of the fast loop, with ``{source}`` for the source's
+            attribute value; it may use the globals in ``names``.
+        names: The globals ``fast`` uses.
+    """
+
+    source: str
+    compute: Callable[[Any], Any]
+    fast: str
+    names: dict[str, Any] = attrs.field(factory=dict, eq=False)
+
+
+_DOWNLOADABLE_PURPOSES = frozenset(p for p in Purpose if p.downloadable)
+FROM_PURPOSE = Derivation(
+    # A hashable purpose by then: an unhashable one has already been refused by PURPOSE.
+    source="purpose",
+    compute=lambda purpose: purpose in _DOWNLOADABLE_PURPOSES,
+    fast="{source} in downloadable_purposes",
+    names={"downloadable_purposes": _DOWNLOADABLE_PURPOSES},
+)
 
 
 @attrs.frozen
@@ -195,6 +257,12 @@ class Field:
             (``dict`` for an empty object); ``None`` for the value ``None``.
         shares: The name of an earlier field of the same kind whose value is reused when the
             wire text is equal (``updated_at`` usually repeats ``created_at``: parsed once).
+        derive: For an optional field, how its value follows from an earlier field when the
+            wire leaves it out or sends null (instead of ``empty``). ``unstructure_file``
+            leaves it out when it is what the derivation gives.
+        seed: Whether the seed generation sends it. The fast loop reads only seed fields;
+            the others get their empty or derived value there, and an object that carries
+            them takes ``structure_file``.
     """
 
     name: str
@@ -203,6 +271,8 @@ class Field:
     required: bool = False
     empty: Callable[[], Any] | None = None
     shares: str | None = None
+    derive: Derivation | None = None
+    seed: bool = True
 
     @keys.default
     def _name_as_key(self) -> tuple[str, ...]:
@@ -219,12 +289,19 @@ FIELDS: tuple[Field, ...] = (
     Field("metadata", OBJECT, empty=dict),
     Field("created_at", TIMESTAMP, required=True),
     Field("updated_at", TIMESTAMP, shares="created_at"),
+    Field("downloadable", FLAG, derive=FROM_PURPOSE, seed=False),
+    Field("scope", SCOPE, seed=False),
 )
-"""Every wire field of ``File``, in the order the seed generation writes them."""
+"""Every wire field of ``File``: the seed generation's, in the order it writes them, then the
+newer generations'."""
+
+TAGS: dict[str, str] = {"type": "file"}
+"""Wire keys that name what an object is rather than carry an attribute, with the value a file
+object has: consumed when they have it, kept in ``File.extra`` when they have any other value."""
 
 # The one ``File`` attribute that is not a wire field: it holds the fields ``File`` does not model.
 _EXTRA = "extra"
-_KNOWN_KEYS = frozenset(key for field in FIELDS for key in field.keys)
+_KNOWN_KEYS = frozenset([*(key for field in FIELDS for key in field.keys), *TAGS])
 
 
 def _check_field_list(fields: tuple[Field, ...] = FIELDS) -> None:
@@ -237,8 +314,18 @@ def _check_field_list(fields: tuple[Field, ...] = FIELDS) -> None:
             f"{attributes} (every attribute but {_EXTRA!r} needs exactly one Field)"
         )
     for field in fields:
-        if field.shares is not None and field.shares not in declared[: declared.index(field.name)]:
+        earlier = declared[: declared.index(field.name)]
+        if field.shares is not None and field.shares not in earlier:
             raise TypeError(f"field {field.name!r} shares {field.shares!r}, not an earlier field")
+        if field.derive is not None and (
+            field.derive.source not in earlier or field.required or field.empty is not None
+        ):
+            raise TypeError(
+                f"field {field.name!r} must be optional, without an empty value, and derive "
+                f"from an earlier field, not {field.derive.source!r}"
+            )
+        if field.seed and field.kind.read is not None and not field.kind.fast:
+            raise TypeError(f"seed field {field.name!r} has a reader but no fast statements")
 
 
 _check_field_list()
@@ -246,6 +333,20 @@ _check_field_list()
 
 def _indent(text: str, level: int) -> list[str]:
     return [" " * (4 * level) + line for line in text.splitlines()]
+
+
+def _empty_call(f: Field) -> str:
+    """The value an optional field gets when the wire leaves it out, as structure_file's code."""
+    if f.derive is not None:
+        return f"derive_{f.name}({f.derive.source})"
+    return "None" if f.empty is None else f"empty_{f.name}()"
+
+
+def _fast_empty(f: Field) -> str:
+    """The same as an expression of the fast loop (a derivation inlined)."""
+    if f.derive is not None:
+        return f.derive.fast.format(source=f.derive.source)
+    return "None" if f.empty is None else f"empty_{f.name}()"
 
 
 def _file_source(fields: tuple[Field, ...] = FIELDS) -> str:
@@ -264,8 +365,7 @@ def _file_source(fields: tuple[Field, ...] = FIELDS) -> str:
             missing = " or ".join(map(repr, f.keys)).replace('"', "'")
             body.append(f'if {raw} is None:\n    raise KeyError("file object has no {missing}")')
         else:
-            empty = "None" if f.empty is None else f"empty_{f.name}()"
-            body.append(f"if {raw} is None:\n    {f.name} = {empty}")
+            body.append(f"if {raw} is None:\n    {f.name} = {_empty_call(f)}")
         if f.shares is not None:
             body.append(f"elif {raw} == {f.shares}_raw:\n    {f.name} = {f.shares}")
         if f.kind.exact is not None:
@@ -278,6 +378,12 @@ def _file_source(fields: tuple[Field, ...] = FIELDS) -> str:
         f"    {_EXTRA} = {{}}",
         "else:",
         f"    {_EXTRA} = {{k: v for k, v in obj.items() if k not in known_keys}}",
+    ]
+    for key, value in TAGS.items():
+        # absent or the expected value: nothing to keep
+        keep = f"{_EXTRA}[{key!r}] = obj[{key!r}]"
+        body.append(f"if get({key!r}, {value!r}) != {value!r}:\n    {keep}")
+    body += [
         "return file_class(",
         *(f"    {f.name}={f.name}," for f in fields),
         f"    {_EXTRA}={_EXTRA},",
@@ -302,11 +408,12 @@ class _StructureFile(Protocol):
 def _compile_file(fields: tuple[Field, ...] = FIELDS) -> _StructureFile:
     namespace: dict[str, Any] = {
         "file_class": File,
-        "known_keys": frozenset(key for field in fields for key in field.keys),
+        "known_keys": frozenset([*(key for field in fields for key in field.keys), *TAGS]),
         "bad_type": _bad_type,
         **{f"type_{f.name}": f.kind.exact for f in fields if f.kind.exact is not None},
         **{f"read_{f.name}": f.kind.read for f in fields if f.kind.read is not None},
         **{f"empty_{f.name}": f.empty for f in fields if f.empty is not None},
+        **{f"derive_{f.name}": f.derive.compute for f in fields if f.derive is not None},
     }
     source = _FILE_SOURCE if fields is FIELDS else _file_source(fields)
     exec(compile(source, "<qoder_files._convert structure_file>", "exec"), namespace)
@@ -318,12 +425,21 @@ structure_file = _compile_file()
 
 
 def unstructure_file(file: File) -> dict[str, Any]:
-    """Turn a ``File`` back into its seed-generation wire object (``None`` fields left out)."""
+    """Turn a ``File`` back into its seed-generation wire object.
+
+    ``None`` fields are left out, and so is a derived field whose value is what its derivation
+    gives (``downloadable`` equal to what ``purpose`` implies).
+    """
     out: dict[str, Any] = {}
     for field in FIELDS:
         value = getattr(file, field.name)
-        if value is not None:
-            out[field.keys[0]] = field.kind.write(value)
+        if value is None:
+            continue
+        if field.derive is not None and value == field.derive.compute(
+            getattr(file, field.derive.source)
+        ):
+            continue
+        out[field.keys[0]] = field.kind.write(value)
     for key, value in file.extra.items():
         out.setdefault(key, value)
     return out
@@ -333,7 +449,10 @@ def unstructure_file(file: File) -> dict[str, Any]:
 #
 # Decoding items is where a listing spends its CPU, so ``structure_items`` runs a loop generated
 # from ``FIELDS`` at import time (``_ITEMS_SOURCE`` holds its text). It takes objects in the seed
-# shape: the first key of each field and no other key, each optional one possibly absent. Such
+# shape: the first key of each seed field and no other key, each optional one possibly absent;
+# the fields only newer generations send get their empty or derived value (one set lookup for
+# ``downloadable``, a constant for ``scope``), so a seed object costs two slot stores more than
+# before they existed. Such
 # an object is read with direct lookups and the kinds' ``fast`` statements, and its ``File`` is
 # built without ``__init__``: an instance of ``_Unfrozen`` (a subclass of ``File`` that adds
 # nothing but the ordinary ``__setattr__``) has its slots stored as plain attributes, which the
@@ -356,8 +475,9 @@ class _Unfrozen(File):
     __delattr__ = object.__delattr__
 
 
-def _items_source(fields: tuple[Field, ...] = FIELDS) -> str:
-    """The text of the fast loop for ``fields`` (see the comment above)."""
+def _items_source(all_fields: tuple[Field, ...] = FIELDS) -> str:
+    """The text of the fast loop for ``all_fields`` (see the comment above)."""
+    fields = [f for f in all_fields if f.seed]
     raw = {f.name: f"{f.name}_raw" if f.kind.converts else f.name for f in fields}
     optional = [f for f in fields if not f.required]
     every_key = [f"{raw[f.name]} = obj[{f.keys[0]!r}]" for f in fields]
@@ -388,15 +508,16 @@ def _items_source(fields: tuple[Field, ...] = FIELDS) -> str:
                 f"else:\n" + "\n".join(_indent(fast, 1))
             )
         if not f.required and fast:
-            if f.empty is None and not f.kind.converts:
+            if f.empty is None and f.derive is None and not f.kind.converts:
                 fast = f"if {names['raw']} is not None:\n" + "\n".join(_indent(fast, 1))
             else:
-                empty = "None" if f.empty is None else f"empty_{f.name}()"
+                empty = _fast_empty(f)
                 fast = f"if {names['raw']} is None:\n    {f.name} = {empty}\nelse:\n" + "\n".join(
                     _indent(fast, 1)
                 )
         reads += fast.splitlines() if fast else [f"# {f.name}: any value, kept as sent"]
-    stores = [f"file.{f.name} = {f.name}" for f in fields]
+    # a field the seed shape does not have gets its empty or derived value, stored directly
+    stores = [f"file.{f.name} = {f.name if f.seed else _fast_empty(f)}" for f in all_fields]
     lines = [
         "def structure_items(data):",
         "    files = []",
@@ -444,6 +565,12 @@ def _compile_items(
         "missing": object(),
         **{f"empty_{f.name}": f.empty for f in fields if f.empty is not None},
         **{f"type_{f.name}": f.kind.exact for f in fields if f.kind.exact is not None},
+        **{
+            name: value
+            for f in fields
+            if f.derive is not None
+            for name, value in f.derive.names.items()
+        },
     }
     exec(compile(source, "<qoder_files._convert fast loop>", "exec"), namespace)
     return cast(Callable[[list[Any]], list[File]], namespace["structure_items"])
@@ -456,8 +583,10 @@ def _refuse(obj: Any) -> File:
 def _fast_path_works(unfrozen: type = _Unfrozen, fields: tuple[Field, ...] = FIELDS) -> bool:
     """Whether the loop generated from ``fields`` builds, with ``unfrozen``, exact ``File`` values.
 
-    It runs on a sample with every field set, then on one per optional field left out and one
-    per timestamp field set apart, so each field's fast statements run at least once.
+    It runs on a sample with every seed field set, then on one per optional field left out and
+    one per timestamp field set apart, so each field's fast statements run at least once, and
+    each derivation gives both of its values when a sample's source implies it (a downloadable
+    purpose, then none).
     """
     if not (
         all(a.validator is None and a.converter is None for a in attrs.fields(File))
@@ -467,15 +596,28 @@ def _fast_path_works(unfrozen: type = _Unfrozen, fields: tuple[Field, ...] = FIE
     ):
         return False
     loop = _compile_items(unfrozen, _refuse, fields)
-    values = {field.name: field.kind.sample for field in fields}
-    samples = [File(**values, extra={})]
-    for field in fields:  # every field once with its empty value, once with a later time
+    seed = [field for field in fields if field.seed]
+
+    def empty(field: Field, values: dict[str, Any]) -> Any:
+        if field.derive is not None:
+            return field.derive.compute(values[field.derive.source])
+        return None if field.empty is None else field.empty()
+
+    def sample(values: dict[str, Any]) -> File:
+        # the seed shape: every other field has the value the fast loop must give it
+        for field in fields:
+            if not field.seed:
+                values[field.name] = empty(field, values)
+        return File(**values, extra={})
+
+    values = {field.name: field.kind.sample for field in seed}
+    samples = [sample(dict(values))]
+    for field in seed:  # every field once with its empty value, once with a later time
         if not field.required:
-            empty = None if field.empty is None else field.empty()
-            samples.append(File(**{**values, field.name: empty}, extra={}))
+            samples.append(sample({**values, field.name: empty(field, values)}))
         if isinstance(field.kind.sample, datetime):
             later = field.kind.sample + timedelta(seconds=1)
-            samples.append(File(**{**values, field.name: later}, extra={}))
+            samples.append(sample({**values, field.name: later}))
     wire = [unstructure_file(sample) for sample in samples]
     try:
         built = loop(wire)

@@ -14,8 +14,9 @@ What it keeps true, whatever stops it (an error, Ctrl-C, ``kill -9``):
   control characters, at most 200 bytes); two files claiming one name are told apart by the
   file id (``name.<file id>.ext``), decided by the manifest, so a name never changes owner.
 
-A file that keeps failing (an error from the API or storage after every retry, or a local
-write that fails) is recorded with its reason and the job goes on with the others.
+A file that fails (an error from the API or storage after every retry, or a local write
+that fails) is tried once more after the others; if it fails again it is recorded with its
+reason and the job goes on with the others.
 Progress is reported through an optional callback, one ``MirrorEvent`` per file.
 """
 
@@ -107,14 +108,8 @@ class MirrorSummary:
 
 
 def is_downloadable(file: File) -> bool:
-    """Whether the API lets ``file`` be downloaded (newer servers say; older ones by purpose)."""
-    sent = file.extra.get("downloadable")
-    if isinstance(sent, bool):
-        return sent
-    flag = getattr(file, "downloadable", None)
-    if isinstance(flag, bool):
-        return flag
-    return str(file.purpose) in ("tool_output", "skill_output")
+    """Whether the API lets ``file`` be downloaded (sent by newer servers, else by purpose)."""
+    return file.downloadable
 
 
 def local_name(filename: str, file_id: str) -> str:
@@ -233,16 +228,20 @@ async def mirror(
     gate = asyncio.Semaphore(concurrency)
     counts = {"downloaded": 0, "skipped": 0, "bytes": 0}
     failures: list[MirrorFailure] = []
+    second_chance: list[tuple[File, str, str]] = []
     tasks: set[asyncio.Task[None]] = set()
 
     def report(kind: str, file: File, path: str, reason: str | None = None) -> None:
         if progress is not None:
             progress(MirrorEvent(kind=kind, file=file, path=path, reason=reason))
 
-    async def fetch(file: File, name: str, path: str) -> None:
+    async def fetch(file: File, name: str, path: str, *, last_chance: bool = False) -> None:
         try:
             await download(file.file_id, path)
         except (QoderError, OSError, ValueError) as error:  # the server's or the disk's
+            if not last_chance:  # tried again once the others are done
+                second_chance.append((file, name, path))
+                return
             failures.append(
                 MirrorFailure(file_id=file.file_id, filename=file.filename, reason=_reason(error))
             )
@@ -273,6 +272,15 @@ async def mirror(
                 task = asyncio.ensure_future(fetch(file, name, path))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+        # A file whose retries all failed gets one more round, after the others: a server
+        # that fails every few requests rarely fails the same file twice in a row.
+        for file, name, path in second_chance:
+            await gate.acquire()
+            task = asyncio.ensure_future(fetch(file, name, path, last_chance=True))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
         if tasks:
             await asyncio.gather(*tasks)
     finally:

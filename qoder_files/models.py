@@ -1,4 +1,4 @@
-"""The values the Files API hands out: ``File``, ``Page``, ``DownloadLink`` and ``Purpose``.
+"""The values the Files API hands out: ``File``, ``Scope``, ``Page``, ``DownloadLink``, ``Purpose``.
 
 Everything here is a frozen attrs value with no I/O and no knowledge of the wire format;
 ``qoder_files._convert`` is the only place that turns JSON into these objects and back.
@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-__all__ = ["DownloadLink", "File", "Page", "Purpose"]
+__all__ = ["DownloadLink", "File", "Page", "Purpose", "Scope"]
 
 T = TypeVar("T")
 
@@ -36,9 +36,25 @@ class Purpose(enum.StrEnum):
         return self in (Purpose.TOOL_OUTPUT, Purpose.SKILL_OUTPUT)
 
 
+_DOWNLOADABLE_PURPOSES = frozenset(purpose for purpose in Purpose if purpose.downloadable)
+
+
+@attrs.frozen(slots=True)
+class Scope:
+    """What a file belongs to, as newer servers say: today a Session.
+
+    Attributes:
+        id: The owner's id, such as ``sess_019e3bb8e6c47d18``.
+        type: The owner's kind, such as ``session``.
+    """
+
+    id: str
+    type: str
+
+
 @attrs.frozen(kw_only=True, slots=True)
 class File:
-    """One file's metadata.
+    """One file's metadata, from whichever generation of the API the server follows.
 
     Attributes:
         file_id: The file's id (``file_`` + 32 hex digits, time-ordered). Newer servers send
@@ -52,8 +68,15 @@ class File:
         metadata: The caller-supplied metadata object (empty by default).
         created_at: Creation time, timezone-aware (UTC).
         updated_at: Last update time, or ``None`` when the server does not send it.
-        extra: Fields this version of the SDK does not model (``type``, ``downloadable``,
-            ``scope``, ``session_id``...), kept as sent for forward compatibility.
+        downloadable: Whether the content can be downloaded. Newer servers send it; for a
+            server that does not, it follows from ``purpose`` (only ``tool_output`` and
+            ``skill_output`` files are downloadable), and a file with neither is not. When
+            not given here, it follows from ``purpose`` the same way.
+        scope: What the file belongs to (a Session, for an agent's output), or ``None`` when
+            it belongs to no one or the server does not say (older generations).
+        extra: Fields this version of the SDK does not model (``session_id``, ``expires_at``...),
+            kept as sent for forward compatibility. Newer servers' ``type`` is ``"file"`` on
+            every file and is not kept; any other value of it is kept here.
     """
 
     file_id: str
@@ -65,7 +88,13 @@ class File:
     metadata: dict[str, Any] = attrs.field(factory=dict, hash=False)
     created_at: datetime
     updated_at: datetime | None = None
+    downloadable: bool = attrs.field()
+    scope: Scope | None = None
     extra: dict[str, Any] = attrs.field(factory=dict, hash=False)
+
+    @downloadable.default
+    def _downloadable_from_purpose(self) -> bool:
+        return self.purpose in _DOWNLOADABLE_PURPOSES
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -230,8 +230,12 @@ def test_inventory_survives_three_kill_9s(tmp_path: Path) -> None:
             """
         )
         for stored_at_least in (500, 1500, 2500):
+
+            def progressed(n: int = stored_at_least) -> bool:
+                return db.exists() and len(ids_in(db)) >= n
+
             with subprocess.Popen([sys.executable, "-c", script]) as child:
-                wait_until(lambda n=stored_at_least: db.exists() and len(ids_in(db)) >= n)
+                wait_until(progressed)
                 child.send_signal(signal.SIGKILL)
                 child.wait()
         stored = ids_in(db) if db.exists() else []

@@ -44,6 +44,8 @@ def same_as_structure_file(obj: Any) -> None:
         assert type(fast.purpose) is type(slow.purpose)
         assert fast.created_at.tzinfo == slow.created_at.tzinfo
         assert (fast.updated_at is fast.created_at) == (slow.updated_at is slow.created_at)
+        assert type(fast.downloadable) is bool
+        assert type(fast.scope) is type(slow.scope)
 
 
 def test_seed_item_takes_the_fast_path_and_is_a_normal_file() -> None:
@@ -54,6 +56,8 @@ def test_seed_item_takes_the_fast_path_and_is_a_normal_file() -> None:
     assert repr(fast) == repr(slow)
     assert fast.purpose is Purpose.SESSION_RESOURCE
     assert fast.updated_at is fast.created_at
+    assert fast.downloadable is False
+    assert fast.scope is None
     assert fast.extra == {}
     assert fast.extra is not structure_items([dict(SEED)])[0].extra  # never shared
     assert pickle.loads(pickle.dumps(fast)) == fast
@@ -87,6 +91,18 @@ VARIANTS: list[dict[str, Any]] = [
     {"file_id": ""},
     {"file_id": None},
     {"file_id": 42},
+    {"purpose": "tool_output"},
+    {"purpose": "skill_output"},
+    {"downloadable": True},
+    {"downloadable": False, "purpose": "tool_output"},
+    {"downloadable": None},
+    {"downloadable": "yes"},
+    {"scope": None},
+    {"scope": {"id": "sess_1", "type": "session"}},
+    {"scope": {"id": "sess_1"}},
+    {"scope": "sess_1"},
+    {"type": "file"},
+    {"type": "other"},
 ]
 
 
@@ -124,6 +140,8 @@ def test_other_shapes_match_structure_file() -> None:
         "created_at": "2026-05-18T15:33:44.123456Z",
     }
     same_as_structure_file(g3)
+    same_as_structure_file({**g3, "scope": {"id": "sess_1", "type": "session"}})
+    same_as_structure_file({**g3, "downloadable": "no"})
     not_objects: list[Any] = [None, [], "file", 3]
     for not_an_object in not_objects:
         same_as_structure_file(not_an_object)
@@ -161,6 +179,53 @@ def test_property_fast_path_equals_structure_file(changes: dict[str, Any], drop:
     same_as_structure_file(obj)
 
 
+G3: dict[str, Any] = {
+    "id": "file_019e3bb8c1387743bf4ef115aae5acb1",
+    "type": "file",
+    "filename": "notes.md",
+    "mime_type": "text/markdown",
+    "size_bytes": 1234,
+    "downloadable": True,
+    "scope": {"id": "sess_019e3bb8e6c47d18", "type": "session"},
+    "metadata": {"project": "demo"},
+    "created_at": "2026-05-18T15:33:44.61669Z",
+}
+scopes = st.none() | st.fixed_dictionaries(
+    {"id": st.text(max_size=3) | st.integers(), "type": st.sampled_from(["session", ""])}
+)
+
+
+@given(
+    changes=st.dictionaries(
+        st.sampled_from([*G3, "file_id", "purpose", "status", "updated_at", "other"]),
+        json_values | timestamps | scopes | st.sampled_from(["file", *(p.value for p in Purpose)]),
+        max_size=3,
+    ),
+    drop=st.sets(st.sampled_from(list(G3)), max_size=2),
+)
+def test_property_fast_path_equals_structure_file_for_the_newer_shape(
+    changes: dict[str, Any], drop: set[str]
+) -> None:
+    obj = {k: v for k, v in {**G3, **changes}.items() if k not in drop}
+    same_as_structure_file(obj)
+
+
+@given(
+    purpose=st.none() | st.text(max_size=3) | st.sampled_from([p.value for p in Purpose]),
+    drop=st.sets(st.sampled_from(["purpose", "status", "metadata", "updated_at"])),
+)
+def test_property_seed_objects_take_the_fast_path_with_a_derived_flag(
+    purpose: str | None, drop: set[str]
+) -> None:
+    # a loop whose fallback refuses proves these objects never leave the fast path
+    loop = _convert._compile_items(_convert._Unfrozen, _convert._refuse)
+    obj = {k: v for k, v in {**SEED, "purpose": purpose}.items() if k not in drop}
+    [fast] = loop([obj])
+    assert fast == structure_file(obj)
+    assert fast.downloadable is (obj.get("purpose") in ("tool_output", "skill_output"))
+    assert fast.scope is None
+
+
 def test_the_fast_path_is_on_and_hands_out_only_files() -> None:
     assert _convert._FAST  # this interpreter allows the class switch the fast path relies on
     built = structure_items([{**SEED, "file_id": f"file_{n:032x}"} for n in range(50)])
@@ -183,11 +248,15 @@ def test_the_fast_path_turns_itself_off_when_the_class_switch_is_refused() -> No
 def test_one_field_list_covers_every_attribute_of_file() -> None:
     declared = [field.name for field in _convert.FIELDS]
     assert sorted([*declared, "extra"]) == sorted(a.name for a in attrs.fields(File))
-    assert {key for field in _convert.FIELDS for key in field.keys} == _convert._KNOWN_KEYS
+    keys = {key for field in _convert.FIELDS for key in field.keys}
+    assert keys | set(_convert.TAGS) == _convert._KNOWN_KEYS
     assert _convert._FAST
-    # every field is read and stored by the generated loop
-    for name in declared:
-        assert f"file.{name} = {name}" in _convert._ITEMS_SOURCE
+    # every seed field is read and stored by the generated loop; the others get their value
+    for field in _convert.FIELDS:
+        stored = field.name if field.seed else ""
+        assert f"file.{field.name} = {stored}" in _convert._ITEMS_SOURCE
+    assert "file.downloadable = purpose in downloadable_purposes" in _convert._ITEMS_SOURCE
+    assert "file.scope = None" in _convert._ITEMS_SOURCE
 
 
 @pytest.mark.parametrize("name", [a.name for a in attrs.fields(File) if a.name != "extra"])
@@ -197,7 +266,7 @@ def test_a_field_list_that_misses_an_attribute_refuses_to_load(name: str) -> Non
         _convert._check_field_list(fields)
 
 
-@pytest.mark.parametrize("name", [field.name for field in _convert.FIELDS])
+@pytest.mark.parametrize("name", [field.name for field in _convert.FIELDS if field.seed])
 def test_the_self_check_runs_every_field_through_the_fast_loop(name: str) -> None:
     # Give one field fast statements that build a wrong value: the import-time check must see
     # it, so a field the loop mishandles can only turn the fast path off, never slip through.
@@ -208,6 +277,15 @@ def test_the_self_check_runs_every_field_through_the_fast_loop(name: str) -> Non
         for f in _convert.FIELDS
     )
     assert _convert._fast_path_works(_convert._Unfrozen, _convert.FIELDS)
+    assert not _convert._fast_path_works(_convert._Unfrozen, fields)
+
+
+@pytest.mark.parametrize("wrong", ["True", "False", "not ({source} in downloadable_purposes)"])
+def test_the_self_check_sees_a_wrong_derivation(wrong: str) -> None:
+    fields = tuple(
+        attrs.evolve(f, derive=attrs.evolve(f.derive, fast=wrong)) if f.derive is not None else f
+        for f in _convert.FIELDS
+    )
     assert not _convert._fast_path_works(_convert._Unfrozen, fields)
 
 
@@ -241,3 +319,26 @@ def test_field_lists_of_other_shapes_generate_working_code() -> None:
     )
     with pytest.raises(TypeError, match="not an earlier field"):
         _convert._check_field_list(backwards)
+    # a derivation may only follow an earlier field, on an optional field without an empty value
+    derived = next(f for f in _convert.FIELDS if f.derive is not None)
+    assert derived.derive is not None
+    for bad in (
+        attrs.evolve(derived, derive=attrs.evolve(derived.derive, source="scope")),
+        attrs.evolve(derived, required=True),
+        attrs.evolve(derived, empty=bool),
+    ):
+        changed = tuple(bad if f.name == derived.name else f for f in _convert.FIELDS)
+        with pytest.raises(TypeError, match="derive"):
+            _convert._check_field_list(changed)
+    # a seed field of a kind that the fast loop cannot read (no fast statements) is refused
+    unread = tuple(
+        attrs.evolve(f, kind=_convert.SCOPE) if f.name == "metadata" else f for f in _convert.FIELDS
+    )
+    with pytest.raises(TypeError, match="no fast statements"):
+        _convert._check_field_list(unread)
+    # a newer field of a checked kind given a seed key is read by the loop like any other
+    flagged = tuple(
+        attrs.evolve(f, seed=True) if f.derive is not None else f for f in _convert.FIELDS
+    )
+    assert "file.downloadable = downloadable" in _convert._items_source(flagged)
+    assert _convert._fast_path_works(_convert._Unfrozen, flagged)

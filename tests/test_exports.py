@@ -53,6 +53,7 @@ EXPECTED = [
     "RateLimitError",
     "RedirectError",
     "RetryPolicy",
+    "Scope",
     "SyncPager",
     "SyncScan",
     "__version__",
@@ -168,7 +169,14 @@ def test_tracebacks_and_pickles_name_the_public_path() -> None:
 
 
 @pytest.mark.parametrize(
-    "cls", [qoder_files.File, qoder_files.Page, qoder_files.DownloadLink, qoder_files.RetryPolicy]
+    "cls",
+    [
+        qoder_files.File,
+        qoder_files.Scope,
+        qoder_files.Page,
+        qoder_files.DownloadLink,
+        qoder_files.RetryPolicy,
+    ],
 )
 def test_type_hints_of_moved_classes_still_resolve(cls: type) -> None:
     # get_type_hints() evaluates string annotations in the namespace ``__module__`` names; the

@@ -116,9 +116,11 @@ async def test_round_trip(
     assert from_path.metadata == {"n": 1, "tags": ["x"]}
     if shape == "g1":
         assert (from_bytes.purpose, from_path.purpose) == (Purpose.TOOL_OUTPUT, "skill_output")
+        # not sent by this generation: derived from the purpose
+        assert (from_bytes.downloadable, from_path.downloadable) == (True, True)
     else:
         assert from_bytes.purpose is None
-        assert from_bytes.extra["downloadable"] is True
+        assert (from_bytes.downloadable, from_bytes.scope, from_bytes.extra) == (True, None, {})
 
     page = await client.get_page(limit=2)
     assert page.data == [from_path, from_bytes]
@@ -688,10 +690,12 @@ async def test_get_file_on_the_wire(mocked: aioresponses, wire_client: AsyncClie
     g3 = {k: v for k, v in FILE.items() if k not in ("file_id", "purpose", "status")}
     mocked.get(url, payload={**g3, "id": FILE_ID, "type": "file", "scope": None})
     got = await wire_client.get_file(FILE_ID)
-    assert (got.file_id, got.purpose, got.extra) == (
+    assert (got.file_id, got.purpose, got.scope, got.downloadable, got.extra) == (
         FILE_ID,
         None,
-        {"type": "file", "scope": None},
+        None,
+        False,
+        {},
     )
     (call,) = calls(mocked, "GET", url)
     assert call.kwargs["headers"]["Authorization"] == f"Bearer {TOKEN}"
@@ -859,7 +863,7 @@ async def test_newest_generation_one_file_calls() -> None:
     async with emulator.serve() as url, AsyncClient(emulator.token, base_url=url) as client:
         uploaded = await client.upload_file(b"# notes\n", filename="notes.md")
         assert uploaded.purpose is None
-        assert uploaded.extra["downloadable"] is False
+        assert (uploaded.downloadable, uploaded.scope, uploaded.extra) == (False, None, {})
         assert await client.get_file(uploaded.file_id) == uploaded
         with pytest.raises(PermissionDeniedError, match="downloadable"):
             await client.download_file(uploaded.file_id)

@@ -2,7 +2,8 @@
 
 Each test pins one defect class of the transport-seam work: bounded memory whatever the body,
 redirects never followed, exact success statuses, a spinning server stopped, presigned links
-checked before use, downloads to a path, one client across event loops, and proxies.
+checked before use, downloads to a path, one client across event loops, and proxies; and
+malformed fields of the newer file shape refused as a typed error, in a page and alone.
 """
 
 from __future__ import annotations
@@ -373,3 +374,48 @@ def test_a_bad_proxy_is_refused_without_its_password() -> None:
     with pytest.raises(ValueError, match="proxy") as info:
         AsyncClient(TOKEN, proxy="socks5://user:hunter2@proxy.test:1080")
     assert "hunter2" not in str(info.value)
+
+
+# --- 11. malformed newer fields ------------------------------------------------------------------
+
+G3_FILE = {
+    "id": FILE_ID,
+    "type": "file",
+    "filename": "a.txt",
+    "mime_type": "text/plain",
+    "size_bytes": 1,
+    "downloadable": True,
+    "scope": {"id": "sess_019e3bb8e6c47d18", "type": "session"},
+    "metadata": {},
+    "created_at": "2026-05-18T15:33:44Z",
+}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"scope": "sess_019e3bb8e6c47d18"},
+        {"scope": {"id": "sess_019e3bb8e6c47d18"}},
+        {"scope": {"id": 7, "type": "session"}},
+        {"downloadable": "true"},
+    ],
+)
+async def test_a_malformed_scope_or_flag_is_an_invalid_response(change: dict[str, Any]) -> None:
+    broken = {**G3_FILE, **change}
+
+    async def one(request: web.Request) -> web.StreamResponse:
+        return web.json_response(broken)
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        body = {"data": [G3_FILE, broken], "first_id": FILE_ID, "last_id": FILE_ID}
+        return web.json_response({**body, "has_more": False, "next_page": None})
+
+    field = next(iter(change))
+    server = HostileServer(
+        {("GET", f"/api/v1/cloud/files/{FILE_ID}"): one, ("GET", "/api/v1/cloud/files"): page}
+    )
+    async with server.serve() as url, quick(url) as client:
+        with pytest.raises(InvalidResponseError, match=field):
+            await client.get_file(FILE_ID)
+        with pytest.raises(InvalidResponseError, match=field):
+            await client.get_page()

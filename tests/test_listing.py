@@ -444,7 +444,7 @@ async def test_client_close_cancels_read_ahead(emulator: FilesEmulator, base_url
 
 async def test_newer_shape_lists(base_url: str) -> None:
     em = FilesEmulator(shape="g3")
-    em.seed(120)
+    seeded = {stored.file_id: stored for stored in em.seed(120)}
     async with em.serve() as url, AsyncClient(em.token, base_url=url) as c:
         pages = [p async for p in c.list_files(limit=50).pages()]
         assert pages[0].next_page is not None  # opaque: the walk continues with page=
@@ -452,7 +452,17 @@ async def test_newer_shape_lists(base_url: str) -> None:
         assert {r.query.get("page") for r in em.requests[1:]} == {p.next_page for p in pages[:-1]}
         files = [f for p in pages for f in p.data]
         assert [f.file_id for f in files] == em.ids()
-        assert all(f.purpose is None and f.extra["type"] == "file" for f in files)
+        assert all(f.purpose is None and f.extra == {} for f in files)  # type "file" consumed
+        # downloadable and scope as the server sent them, both values of each present
+        expected = [seeded[f.file_id] for f in files]
+        assert [f.downloadable for f in files] == [s.downloadable for s in expected]
+        assert [f.scope and {"id": f.scope.id, "type": f.scope.type} for f in files] == [
+            s.scope for s in expected
+        ]
+        assert {f.downloadable for f in files} == {True, False}
+        scopes = {f.scope for f in files}
+        assert None in scopes
+        assert len(scopes) > 2
 
 
 async def test_wrong_token_is_authentication_error(emulator: FilesEmulator, base_url: str) -> None:

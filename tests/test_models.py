@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import attrs
 import pytest
 
-from qoder_files import DownloadLink, File, Page, Purpose
+from qoder_files import DownloadLink, File, Page, Purpose, Scope
 
 
 def make_file(**changes: object) -> File:
@@ -29,8 +29,38 @@ def test_file_is_frozen_and_defaults() -> None:
     assert f.metadata == {}
     assert f.extra == {}
     assert f.updated_at is None
+    assert f.downloadable is False
+    assert f.scope is None
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         f.filename = "b.txt"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("purpose", "downloadable"),
+    [
+        (Purpose.TOOL_OUTPUT, True),
+        (Purpose.SKILL_OUTPUT, True),
+        ("skill_output", True),  # a plain string equal to a purpose counts as that purpose
+        (Purpose.USER_UPLOAD, False),
+        ("future_purpose", False),
+        (None, False),
+    ],
+)
+def test_downloadable_follows_purpose_unless_given(purpose: object, downloadable: bool) -> None:
+    assert make_file(purpose=purpose).downloadable is downloadable
+    assert make_file(purpose=purpose, downloadable=not downloadable).downloadable is not (
+        downloadable
+    )
+
+
+def test_scope_is_a_frozen_hashable_value() -> None:
+    scope = Scope(id="sess_019e3bb8e6c47d18", type="session")
+    assert scope == Scope("sess_019e3bb8e6c47d18", "session")
+    assert hash(scope) == hash(Scope(id="sess_019e3bb8e6c47d18", type="session"))
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        scope.id = "sess_other"  # type: ignore[misc]
+    assert make_file(scope=scope) != make_file()
+    assert hash(make_file(scope=scope)) != hash(make_file())
 
 
 def test_file_hash_ignores_dict_fields() -> None:

@@ -6,7 +6,8 @@ files and served on a free loopback port from a background thread; schemathesis 
 check and every phase, stateful links included, with the emulator's bearer token. Every shape
 runs even when one fails; the exit code is the worst of them.
 
-What schemathesis reports that is a deliberate choice, not a fault:
+What schemathesis reports that is a deliberate choice, not a fault (seeds 1 to 3 find some
+of the first two in ``g1`` and of the first four in ``g3``, and nothing else):
 
 - ``GET files`` with two or more cursors (even empty ones) is a 400, as documented; OpenAPI
   cannot say that parameters exclude each other, so this shows as "schema-valid request
@@ -14,6 +15,22 @@ What schemathesis reports that is a deliberate choice, not a fault:
 - An upload repeated with the same ``Idempotency-Key`` replays the first answer, even when that
   file has been deleted since; a stateful run that then asks for the file sees a 404 ("created
   resource not found", ST302).
+- ``g3`` only: an upload whose filename has an extension off the text-only list is a 400
+  whatever the part's type, as ``g3.yaml`` says. schemathesis makes up its own filenames
+  (``file.png``, ``file.zip``) for binary parts, and OpenAPI cannot constrain a part's
+  filename, so this shows as ST202.
+- ``g3`` only: a multipart text part carries text whatever schemathesis meant it to be. A
+  negative case that turns ``name`` into an array, a number or null sends that value's JSON
+  text (``[319, [null]]``, ``null``), which is a valid stored name, so the 200 shows as
+  "schema-violating request accepted" (ST201).
+- ``g3`` only, and not met with seeds 1 to 3: a ``name`` that is nothing once its directory
+  part and control characters are dropped, or ``.``/``..``, or more than 255 UTF-8 bytes, is a
+  400, as documented. The limit counts bytes after that cleaning, which JSON Schema cannot say,
+  so ``g3.yaml`` gives the rule in prose, and such a generated name would show as ST202.
+
+Not faults either, and not counted as failures: the "failed to extract data" note for the
+``GetFirstFile`` link when a page is empty, and aiohttp's log line for schemathesis's probe with a
+NUL byte in a header (the server refuses it, which schemathesis records as a capability).
 
 Presigned links are not followed (``--max-redirects 0``): in ``g1`` the content route answers
 302, and following it would send the bearer token to storage, which refuses it by design.

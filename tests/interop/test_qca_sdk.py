@@ -3,6 +3,7 @@
 A client we did not write is the best independent check of the emulator's fidelity: it pages
 with ``page`` (the previous ``next_page``) forward and ``before_id`` backward, reads ``id`` and
 ``type``, expects 200 from upload and delete, and fetches download links without the token.
+It also reads every file's ``downloadable`` and ``scope`` as this SDK does.
 
 Run by ``nox -s interop``, which installs the SDK; the default test run does not collect this
 folder.
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 import qca
 
+from qoder_files import Client
 from qoder_files.testing import FilesEmulator
 
 
@@ -142,3 +144,20 @@ def test_download(emulator: FilesEmulator, client: Any) -> None:
     assert response.read() == stored.content
     storage = emulator.requests[-1]
     assert "Authorization" not in storage.headers
+
+
+def test_both_sdks_read_the_same_flag_and_scope(
+    emulator: FilesEmulator, base_url: str, client: Any
+) -> None:
+    theirs = {f.id: f for f in client.files.list(limit=100)}
+    with Client(emulator.token, base_url=base_url) as ours:
+        files = ours.list_files(limit=100).collect(unbounded=True)
+    assert [f.file_id for f in files] == list(theirs)
+    for file in files:
+        other = theirs[file.file_id]
+        assert file.downloadable == other.downloadable
+        assert (file.scope and (file.scope.id, file.scope.type)) == (
+            other.scope and (other.scope.id, other.scope.type)
+        )
+    assert {f.downloadable for f in files} == {True, False}
+    assert len({f.scope for f in files}) > 2
