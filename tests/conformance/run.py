@@ -47,8 +47,8 @@ import re
 import subprocess
 import sys
 import tempfile
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from xml.etree import ElementTree
 
 from qoder_files.testing import FilesEmulator
 
