@@ -19,7 +19,8 @@ from ._convert import converter
 from ._cursor import Direction
 from ._public import publish
 from ._retry import RetryPolicy
-from ._seam import AsyncTransport, HTTPRequest, HTTPResponse
+from ._seam import AsyncBody, AsyncTransport, HTTPRequest, HTTPResponse
+from ._timeout import Timeout
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -39,12 +40,15 @@ from .errors import (
     QoderError,
     RateLimitError,
     RedirectError,
+    TransferInterruptedError,
 )
 from .models import DownloadLink, File, Page, Purpose
 
 if TYPE_CHECKING:
     from ._bridge import SyncPager, SyncScan
     from ._scan import AsyncScan
+    from ._stream import AsyncFileStream
+    from ._sync_stream import SyncFileStream
     from .client import AsyncClient
     from .pager import AsyncPager
     from .sync import Client
@@ -53,7 +57,9 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AsyncBody",
     "AsyncClient",
+    "AsyncFileStream",
     "AsyncPager",
     "AsyncScan",
     "AsyncTransport",
@@ -80,8 +86,11 @@ __all__ = [
     "RateLimitError",
     "RedirectError",
     "RetryPolicy",
+    "SyncFileStream",
     "SyncPager",
     "SyncScan",
+    "Timeout",
+    "TransferInterruptedError",
     "__version__",
     "converter",
 ]
@@ -89,9 +98,11 @@ __all__ = [
 # Names whose modules import asyncio/aiohttp: loaded on first attribute access.
 _LAZY = {
     "AsyncClient": ".client",
+    "AsyncFileStream": "._stream",
     "AsyncPager": ".pager",
     "AsyncScan": "._scan",
     "Client": ".sync",
+    "SyncFileStream": "._sync_stream",
     "SyncPager": "._bridge",
     "SyncScan": "._bridge",
 }
