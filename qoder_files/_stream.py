@@ -270,20 +270,24 @@ class AsyncFileStream:
         self._end: float | None = None
         self._state = "new"
         self._handed = 0
+        self._opened_body: Body | None = None  # kept after closing, for its headers
 
     def __repr__(self) -> str:
         return f"<AsyncFileStream {self.file_id} {self._state}, {self._handed} bytes handed out>"
 
     def _opened(self) -> Body:
-        if self._body is None:
+        if self._opened_body is None:
             raise RuntimeError(
                 "the stream is not open: use it inside 'async with client.stream_file(...)'"
             )
-        return self._body
+        return self._opened_body
 
     @property
     def size(self) -> int | None:
-        """The content's length in bytes (from ``Content-Length``, else the file's metadata)."""
+        """The content's length in bytes (from ``Content-Length``, else the file's metadata).
+
+        This and the other facts of the content stay readable after the block ends.
+        """
         return self._opened().size
 
     @property
@@ -307,7 +311,7 @@ class AsyncFileStream:
         self._state = "opening"
         try:
             async with deadline_scope(self._deadline, f"stream of {self.file_id}") as end:
-                self._body = await self._open_body(end)
+                self._body = self._opened_body = await self._open_body(end)
         except BaseException:
             await self.aclose()
             raise
@@ -338,8 +342,9 @@ class AsyncFileStream:
         if body is None:
             if self._state == "closed":
                 raise StopAsyncIteration
-            self._opened()  # raises: not entered yet
-        assert body is not None
+            raise RuntimeError(
+                "the stream is not open: use it inside 'async with client.stream_file(...)'"
+            )
         try:
             if self._end is None:
                 chunk = await body.next_chunk()

@@ -57,6 +57,7 @@ class SyncFileStream:
         self._portal = portal
         self._stream = stream
         self._started = False
+        self._entered = False
         self._finalizer = weakref.finalize(self, _release, portal, stream)
         self._finalizer.atexit = False
 
@@ -89,6 +90,7 @@ class SyncFileStream:
         return self._stream.transferred
 
     def __enter__(self) -> Self:
+        self._entered = True
         self._portal.call(self._stream.__aenter__())
         return self
 
@@ -112,7 +114,10 @@ class SyncFileStream:
 
     def _chunks(self) -> Iterator[bytes]:
         stream = self._stream
-        stream.content_type  # noqa: B018 - raises the stream's own error when not open
+        if not self._entered:
+            raise RuntimeError(
+                "the stream is not open: use it inside 'with client.stream_file(...)'"
+            )
         pump: Pump[bytes] = Pump(self._portal, aiter(stream), None)
         try:
             self._portal.call(pump.start())
