@@ -337,6 +337,16 @@ class Sender:
         """
         request_id = new_request_id()
         step = _Decode(decode, self.max_response_bytes, self.retry.retry_statuses, request_id)
+        if deadline is None:  # the common case, once per page of a listing: no scope to enter
+            return await self.run(
+                request,
+                step,
+                request_id=request_id,
+                timeout=timeout,
+                max_retries=max_retries,
+                end=end,
+                can_resend=can_resend,
+            )
         async with deadline_scope(deadline, describe(request)) as own_end:
             return await self.run(
                 request,
