@@ -413,3 +413,34 @@ async def test_an_async_body_is_read_once() -> None:
     with pytest.raises(RuntimeError, match="only once"):
         aiter(body)
     assert "taken=3" in repr(body)
+
+
+async def test_re_readable_sources_keep_their_retries_and_key() -> None:
+    def refuse(request: HTTPRequest) -> MockResponse:
+        raise APIConnectionError("connection reset")
+
+    transport = MockTransport(refuse)
+    async with AsyncClient(
+        "pt-test", transport=transport, retry=RetryPolicy(backoff_base=0.0)
+    ) as client:
+        with pytest.raises(APIConnectionError, match="connection reset") as info:
+            await client.upload_file(b"content", max_retries=3)
+    assert not isinstance(info.value, TransferInterruptedError)
+    keys = {request.headers["Idempotency-Key"] for request in transport.requests}
+    assert len(transport.requests) == 4
+    assert len(keys) == 1
+
+
+async def test_a_mock_transport_reports_a_failing_source_as_the_network_would() -> None:
+    class Gone(Exception):
+        pass
+
+    async def failing() -> AsyncIterator[bytes]:
+        yield b"part"
+        raise Gone
+
+    transport = MockTransport(lambda request: MockResponse(201, json=WIRE_FILE))
+    async with AsyncClient("pt-test", transport=transport) as client:
+        with pytest.raises(Gone):
+            await client.upload_file(failing(), filename="a.txt")
+    assert transport.requests == []  # the body never went out whole

@@ -120,6 +120,13 @@ async def test_api_calls_keep_a_total_per_attempt(client: AsyncClient) -> None:
     assert time.monotonic() - started < 1.5
 
 
+async def test_a_deadline_bounds_an_api_call(client: AsyncClient) -> None:
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError, match=r"GET files/file_slow_json: .*deadline of 0\.5 s"):
+        await client.get_file("file_slow_json", timeout=10, deadline=0.5)
+    assert time.monotonic() - started < 1.0
+
+
 async def test_a_deadline_bounds_a_steady_transfer(client: AsyncClient) -> None:
     started = time.monotonic()
     with pytest.raises(APITimeoutError, match=r"deadline of 0\.8 s"):
