@@ -11,7 +11,10 @@ pre-rendered (so the server costs the same for every contender and is never the 
   repetitions run round-robin so that a noisy neighbour hits every contender alike;
 - latency-bound: 10,000 files, the server answering each page after 20 ms: one cursor against
   ``scan_files`` (five cursors);
-- memory: peak RSS of a fresh process listing 1,000,000 files against one listing 10,000.
+- memory: peak RSS of a fresh process listing 1,000,000 files against one listing 10,000;
+- streaming: one 100 MiB file's content on loopback (``blobserver.py``), read in 64 KiB chunks
+  by a hand-written aiohttp loop (the baseline), ``AsyncClient.stream_file`` and the blocking
+  ``Client.stream_file``.
 
 It prints a table and PASS/FAIL per bar, writes the figures as JSON to ``benchmarks/results/``,
 and exits 0 either way: shared machines are noisy, so the numbers are for people to read.
@@ -56,6 +59,29 @@ def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
+
+
+@contextlib.contextmanager
+def blob_server(mb: int) -> Iterator[str]:
+    """Run ``blobserver.py`` in its own process; yield its base URL once it is serving."""
+    command = [sys.executable, str(HERE / "blobserver.py"), "--mb", str(mb), "--token", TOKEN]
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=child_env()
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("READY "):
+            raise RuntimeError(f"the blob server did not start (exit code {process.poll()})")
+        yield line.split()[1]
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @contextlib.contextmanager
@@ -174,6 +200,20 @@ def run_latency(files: int, latency: float, repeat: int) -> dict[str, Contender]
     return {c.key: c for c in group}
 
 
+def run_streaming(mb: int, repeat: int) -> dict[str, Contender]:
+    group = [
+        Contender("hand_stream", "aiohttp chunk loop (baseline)", contenders.hand_stream),
+        Contender("stream_file", "AsyncClient.stream_file", contenders.async_stream_file),
+        Contender("sync_stream_file", "Client.stream_file (sync)", contenders.sync_stream_file),
+    ]
+    if contenders.sync_client_class() is None:
+        group = [c for c in group if c.key != "sync_stream_file"]
+    print(f"streaming: {mb} MiB on loopback, 64 KiB chunks, {repeat} rounds", file=sys.stderr)
+    with blob_server(mb) as base_url:
+        race(group, base_url, repeat, mb << 20)
+    return {c.key: c for c in group}
+
+
 def probe(base_url: str, count: int, mode: str) -> int:
     """Peak RSS in bytes of a fresh process that lists ``count`` files."""
     command = [sys.executable, str(HERE / "rss_probe.py"), base_url, TOKEN, str(count)]
@@ -265,7 +305,10 @@ def main() -> int:
     parser.add_argument("--memory-files", type=int, help="the large listing (1,000,000)")
     parser.add_argument("--memory-base", type=int, default=10_000, help="the small listing")
     parser.add_argument("--memory-repeat", type=int, help="probes per size and mode (3)")
-    parser.add_argument("--skip", action="append", default=[], choices=("latency", "memory"))
+    parser.add_argument("--stream-mb", type=int, default=100, help="MiB streamed (100)")
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=("latency", "memory", "streaming")
+    )
     parser.add_argument("--output", type=Path, default=HERE / "results")
     args = parser.parse_args()
     files = args.files or (20_000 if args.quick else 100_000)
@@ -283,6 +326,9 @@ def main() -> int:
     memory = None
     if "memory" not in args.skip:
         memory = run_memory(args.memory_base, memory_files, memory_repeat)
+    streaming = None
+    if "streaming" not in args.skip:
+        streaming = run_streaming(args.stream_mb, repeat)
 
     baseline = throughput["loop_json"]
     print()
@@ -316,6 +362,20 @@ def main() -> int:
                 f"  {mode:<5} {found['small_files']:>9,} files {small_mb:7.1f} MB"
                 f"   {found['large_files']:>9,} files {large_mb:7.1f} MB"
                 f"   growth {found['growth_bytes'] / MB:6.2f} MB"
+            )
+
+    if streaming is not None:
+        loop = streaming["hand_stream"]
+        print()
+        print(
+            f"Streaming: {args.stream_mb} MiB on loopback, 64 KiB chunks, "
+            f"median of {len(loop.wall)} rounds"
+        )
+        for contender in streaming.values():
+            rate = args.stream_mb * (1 << 20) / MB / contender.wall_median
+            print(
+                f"  {contender.label:<40} {contender.wall_median:8.3f} s {rate:8.0f} MB/s"
+                f"   {contender.wall_median / loop.wall_median:.2f}x"
             )
 
     def wall(group: dict[str, Contender], key: str) -> float | None:
@@ -355,6 +415,15 @@ def main() -> int:
         )
     else:
         bars.append(Bar("memory growth", "< 15 MB", None, None, "n/a"))
+    bars.append(
+        ratio_bar(
+            f"stream_file wall / aiohttp chunk loop ({args.stream_mb} MiB)",
+            1.3,
+            None
+            if streaming is None
+            else streaming["stream_file"].wall_median / streaming["hand_stream"].wall_median,
+        )
+    )
     print()
     print("Bars")
     for bar in bars:
@@ -372,10 +441,12 @@ def main() -> int:
             "memory_base": args.memory_base,
             "memory_files": memory_files,
             "memory_repeat": memory_repeat,
+            "stream_mb": args.stream_mb,
         },
         "throughput": {key: c.as_json() for key, c in throughput.items()},
         "latency": None if latency is None else {k: c.as_json() for k, c in latency.items()},
         "memory": memory,
+        "streaming": None if streaming is None else {k: c.as_json() for k, c in streaming.items()},
         "bars": [
             {"name": b.name, "bar": b.limit, "value": b.value, "passed": b.passed} for b in bars
         ],

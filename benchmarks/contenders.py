@@ -208,3 +208,71 @@ async def _httpx_pydantic(base_url: str, token: str) -> Tally:
 def httpx_pydantic(base_url: str, token: str) -> Tally:
     """httpx.AsyncClient + pydantic models with a generic page model, validated per page."""
     return asyncio.run(_httpx_pydantic(base_url, token))
+
+
+# --- streaming: one large file's content, chunk by chunk ---------------------------------------
+
+STREAM_CHUNK = 65536
+
+
+def _byte_tally(size: int) -> Tally:
+    tally = Tally()
+    tally.count = size
+    return tally
+
+
+async def _hand_stream(base_url: str, token: str) -> Tally:
+    from blobserver import FILE_ID
+
+    size = 0
+    async with aiohttp.ClientSession() as session:
+        link_url = f"{base_url}/files/{FILE_ID}/content"
+        async with session.get(link_url, headers={"Authorization": f"Bearer {token}"}) as answer:
+            answer.raise_for_status()
+            url = (await answer.json())["url"]
+        async with session.get(url) as response:  # a presigned URL: no credentials
+            response.raise_for_status()
+            async for chunk in response.content.iter_chunked(STREAM_CHUNK):
+                size += len(chunk)
+    return _byte_tally(size)
+
+
+def hand_stream(base_url: str, token: str) -> Tally:
+    """aiohttp: the link, then the content in 64 KiB chunks: the baseline for a stream."""
+    return asyncio.run(_hand_stream(base_url, token))
+
+
+async def _async_stream_file(base_url: str, token: str) -> Tally:
+    from blobserver import FILE_ID
+
+    from qoder_files import AsyncClient
+
+    size = 0
+    async with (
+        AsyncClient(token, base_url=base_url) as client,
+        client.stream_file(FILE_ID, chunk_size=STREAM_CHUNK) as stream,
+    ):
+        async for chunk in stream:
+            size += len(chunk)
+    return _byte_tally(size)
+
+
+def async_stream_file(base_url: str, token: str) -> Tally:
+    """``AsyncClient.stream_file``, 64 KiB chunks."""
+    return asyncio.run(_async_stream_file(base_url, token))
+
+
+def sync_stream_file(base_url: str, token: str) -> Tally:
+    """``Client.stream_file`` (the blocking twin), 64 KiB chunks."""
+    from blobserver import FILE_ID
+
+    client_class = sync_client_class()
+    assert client_class is not None
+    size = 0
+    with (
+        client_class(token, base_url=base_url) as client,
+        client.stream_file(FILE_ID, chunk_size=STREAM_CHUNK) as stream,
+    ):
+        for chunk in stream:
+            size += len(chunk)
+    return _byte_tally(size)

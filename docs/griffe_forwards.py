@@ -1,8 +1,9 @@
 """Griffe extension for the API reference: document ``Client``'s forwarded methods.
 
-``Client`` builds its methods from ``AsyncClient``'s at import time (``_blocking`` and
-``_paging``), so reading the source shows only assignments. This extension imports the module
-and replaces those assignments with the real functions: signature and docstring included.
+``Client`` builds its methods from ``AsyncClient``'s at import time (``_blocking``,
+``_paging`` and ``_streaming``), so reading the source shows only assignments. This extension
+imports the module and replaces those assignments with the real functions: signature and
+docstring included.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import griffe
 
-_FORWARDERS = ("_blocking(", "_paging(")
+_FORWARDERS = ("_blocking(", "_paging(", "_streaming(")
 
 
 class BlockingForwards(griffe.Extension):

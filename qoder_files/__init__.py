@@ -19,7 +19,8 @@ from ._convert import converter
 from ._cursor import Direction
 from ._public import publish
 from ._retry import RetryPolicy
-from ._seam import AsyncTransport, HTTPRequest, HTTPResponse
+from ._seam import AsyncBody, AsyncTransport, HTTPRequest, HTTPResponse
+from ._timeout import Timeout
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -39,6 +40,7 @@ from .errors import (
     QoderError,
     RateLimitError,
     RedirectError,
+    TransferInterruptedError,
 )
 from .models import DownloadLink, File, Page, Purpose, Scope
 
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
     from ._inventory import InventoryStats, InventorySummary, inventory_stats
     from ._mirror import MirrorEvent, MirrorFailure, MirrorSummary
     from ._scan import AsyncScan
+    from ._stream import AsyncFileStream
+    from ._sync_stream import SyncFileStream
     from .client import AsyncClient
     from .pager import AsyncPager
     from .sync import Client
@@ -56,7 +60,9 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AsyncBody",
     "AsyncClient",
+    "AsyncFileStream",
     "AsyncPager",
     "AsyncScan",
     "AsyncTransport",
@@ -91,8 +97,11 @@ __all__ = [
     "RedirectError",
     "RetryPolicy",
     "Scope",
+    "SyncFileStream",
     "SyncPager",
     "SyncScan",
+    "Timeout",
+    "TransferInterruptedError",
     "__version__",
     "converter",
     "inventory_stats",
@@ -101,9 +110,11 @@ __all__ = [
 # Names whose modules import asyncio/aiohttp: loaded on first attribute access.
 _LAZY = {
     "AsyncClient": ".client",
+    "AsyncFileStream": "._stream",
     "AsyncPager": ".pager",
     "AsyncScan": "._scan",
     "Client": ".sync",
+    "SyncFileStream": "._sync_stream",
     "SyncPager": "._bridge",
     "SyncScan": "._bridge",
     "MirrorEvent": "._mirror",

@@ -25,10 +25,12 @@ import platform
 import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import Any
 
 import aiohttp
 
-from ._seam import HTTPRequest
+from ._seam import AsyncBody, HTTPRequest
+from ._timeout import Timeout
 from .errors import APIConnectionError, APITimeoutError
 
 __all__ = ["USER_AGENT_SUFFIX", "AiohttpTransport"]
@@ -36,11 +38,23 @@ __all__ = ["USER_AGENT_SUFFIX", "AiohttpTransport"]
 USER_AGENT_SUFFIX = f"python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
 
 _NETWORK_ERRORS = (aiohttp.ClientError, OSError)  # TimeoutError is an OSError
+# Which limit ran out (aiohttp 3.10 and later say; earlier ones raise a bare timeout).
+_CONNECT_TIMEOUT: Any = getattr(aiohttp, "ConnectionTimeoutError", ())
+_READ_TIMEOUT: Any = getattr(aiohttp, "SocketTimeoutError", ())
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:g} s" if value is not None else "the time allowed"
 
 
 def _translate(exc: BaseException, request: HTTPRequest) -> APIConnectionError:
     if isinstance(exc, TimeoutError):
-        return APITimeoutError(f"no complete response within {request.timeout:g} s")
+        limits = request.timeout
+        if isinstance(exc, _CONNECT_TIMEOUT):
+            return APITimeoutError(f"no connection within {_seconds(limits.connect)}")
+        if isinstance(exc, _READ_TIMEOUT) or limits.total is None:
+            return APITimeoutError(f"no byte from the server for {_seconds(limits.read)}")
+        return APITimeoutError(f"no complete response within {_seconds(limits.total)}")
     if isinstance(exc, aiohttp.ClientPayloadError):
         return APIConnectionError("the response body was cut off before it was complete")
     reason = str(exc) or type(exc).__name__
@@ -90,6 +104,36 @@ class _Response:
         self._response.release()
 
 
+class _AsyncBodyPayload(aiohttp.payload.Payload):
+    """An ``AsyncBody`` as an aiohttp multipart part: each chunk written as it comes.
+
+    ``read`` bounds each wait for the connection to take a chunk, so a server that stops
+    reading an upload fails it instead of holding it forever.
+    """
+
+    def __init__(self, body: AsyncBody, *, content_type: str | None, read: float | None) -> None:
+        super().__init__(body, content_type=content_type or "application/octet-stream")
+        self._body = body
+        self._size = body.size
+        self._read = read
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        raise TypeError("a streamed upload cannot be decoded")  # never logged or cached
+
+    async def write(self, writer: Any) -> None:
+        read = self._read
+        async for chunk in self._body:
+            if read is None:
+                await writer.write(chunk)
+                continue
+            try:
+                async with asyncio.timeout(read):
+                    await writer.write(chunk)
+            except TimeoutError:
+                # A plain OSError: aiohttp would take a bare timeout for its own.
+                raise OSError(f"the server took no upload bytes for {read:g} s") from None
+
+
 async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
     # Suspended at ``yield`` for the session's life; the loop's shutdown_asyncgens() (or
     # aclose() of the transport) resumes it into the ``finally``, on the session's own loop.
@@ -126,7 +170,7 @@ class AiohttpTransport:
         self._guards: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, AsyncGenerator[None, None]]
         ] = weakref.WeakKeyDictionary()
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
 
     async def _session_here(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -145,10 +189,14 @@ class AiohttpTransport:
         self._loop, self._session = loop, entry[0]
         return entry[0]
 
-    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
-        timeout = self._timeouts.get(seconds)
+    def _timeout(self, limits: Timeout) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(limits)
         if timeout is None:
-            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+            timeout = aiohttp.ClientTimeout(
+                total=limits.total, connect=limits.connect, sock_read=limits.read
+            )
+            if len(self._timeouts) < 64:  # a few distinct settings per client, in practice
+                self._timeouts[limits] = timeout
         return timeout
 
     @staticmethod
@@ -157,8 +205,13 @@ class AiohttpTransport:
             return None
         form = aiohttp.FormData(quote_fields=False)
         for field in request.form:
+            value = field.value
+            if isinstance(value, AsyncBody):
+                value = _AsyncBodyPayload(
+                    value, content_type=field.content_type, read=request.timeout.read
+                )
             form.add_field(
-                field.name, field.value, filename=field.filename, content_type=field.content_type
+                field.name, value, filename=field.filename, content_type=field.content_type
             )
         return form
 

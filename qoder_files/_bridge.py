@@ -3,7 +3,7 @@
 ``SyncPager`` wraps an ``AsyncPager`` and ``SyncScan`` an ``AsyncScan``. What each needs from
 its async source is declared as a protocol (``PageSource`` and ``BatchSource``), so mypy
 checks both ends: a scan, which has no pages of its own, gets a type without ``pages()``.
-Items cross threads through ``_Pump``: a task on the loop pulls the source's batches and puts
+Items cross threads through ``Pump``: a task on the loop pulls the source's batches and puts
 them on a queue that the iterating thread reads.
 
 Rules this module keeps: a listing crosses into the loop once per page, never once per item;
@@ -30,7 +30,7 @@ from ._public import publish
 from .errors import ClientClosedError
 from .models import File, Page
 
-__all__ = ["BatchSource", "PageSource", "SyncPager", "SyncScan"]
+__all__ = ["BatchSource", "PageSource", "Pump", "SyncPager", "SyncScan"]
 
 
 class BatchSource(Protocol):
@@ -67,9 +67,10 @@ class PageSource(BatchSource, Protocol):
 
 
 S = TypeVar("S", bound=BatchSource)
+B = TypeVar("B")
 
 
-async def _next_batch(batches: AsyncIterator[list[File]]) -> list[File] | None:
+async def _next_batch(batches: AsyncIterator[B]) -> B | None:
     try:
         return await anext(batches)
     except StopAsyncIteration:
@@ -115,7 +116,7 @@ def _release(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-class _Pump:
+class Pump(Generic[B]):
     """Moves one listing's batches from the client's loop to the thread that iterates it.
 
     A task on the loop pulls the batches and puts each on a queue that the caller's thread
@@ -127,7 +128,7 @@ class _Pump:
     batch by then, so the task goes on without being woken; and it hands a batch over only
     once the next page's request is on the wire. A listing that the caller iterates thus holds
     the caller's page, at most one on the queue and one read ahead. A failure crosses the
-    queue as the exception it is.
+    queue as the exception it is. (A file stream's chunks cross the same way, as batches.)
     """
 
     __slots__ = ("_batches", "_lock", "_portal", "_queue", "_queued", "_ready", "_task", "_waiter")
@@ -135,13 +136,13 @@ class _Pump:
     def __init__(
         self,
         portal: Portal,
-        batches: AsyncGenerator[list[File], None],
+        batches: AsyncIterator[B],
         ready: Callable[[], Coroutine[Any, Any, None]] | None,
     ) -> None:
         self._portal = portal
         self._batches = batches
         self._ready = ready
-        self._queue: queue.SimpleQueue[list[File] | _Failure | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[B | _Failure | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._queued = 0  # batches put and not yet taken
         self._waiter: asyncio.Future[None] | None = None  # the task, waiting for the caller
@@ -151,7 +152,7 @@ class _Pump:
         """On the loop: start the task."""
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def _put(self, item: list[File] | _Failure | None) -> None:
+    def _put(self, item: B | _Failure | None) -> None:
         with self._lock:
             self._queued += 1
         self._queue.put(item)
@@ -184,7 +185,7 @@ class _Pump:
                 self._put(_Failure(exc))
             raise
 
-    def take(self) -> list[File] | None:
+    def take(self) -> B | None:
         """On the caller's thread: the next batch (``None`` at the end), waiting for it."""
         item = self._queue.get()
         with self._lock:
@@ -197,23 +198,23 @@ class _Pump:
             raise item.error
         return item
 
-    async def _stop(self, source: BatchSource) -> None:
+    async def _stop(self, finish: Callable[[], Coroutine[Any, Any, None]]) -> None:
         task = self._task
         if task is not None and not task.done():
             task.cancel()
             await asyncio.wait((task,))
-        await _shut(source, self._batches)
+        await finish()
 
-    def close(self, source: BatchSource) -> None:
-        """Stop the task and close the listing (``_close_source``, with the task first)."""
+    def close(self, finish: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Stop the task, then run ``finish()`` on the loop (which closes the source)."""
         portal = self._portal
         if portal.forked():  # a forked child: the listing belongs to the parent
             return
         if portal.in_loop_thread():
-            portal.detach(self._stop(source))
+            portal.detach(self._stop(finish))
             return
         with contextlib.suppress(RuntimeError):  # the client is closed: its listings are too
-            portal.call(self._stop(source))
+            portal.call(self._stop(finish))
 
 
 class _Listing(Generic[S]):
@@ -256,7 +257,8 @@ class _Listing(Generic[S]):
 
     def _items(self) -> Iterator[File]:
         source = self._source
-        pump = _Pump(self._portal, source.batches(), self._ready())
+        batches = source.batches()
+        pump = Pump(self._portal, batches, self._ready())
         try:
             self._portal.call(pump.start())
             while (batch := pump.take()) is not None:
@@ -265,7 +267,7 @@ class _Listing(Generic[S]):
                     yield item
         finally:
             self._finalizer.detach()
-            pump.close(source)
+            pump.close(lambda: _shut(source, batches))
 
     def collect(self, *, unbounded: bool = False) -> list[File]:
         """All items in a list, in one call into the loop.

@@ -1,56 +1,44 @@
-"""File content in and out: the upload body, and the streamed, retried download.
+"""File content in: what ``upload_file`` accepts, turned into the body of one upload call.
 
-Owns the two places where a file's bytes cross between the caller and the network:
+``open_upload`` takes the ``file`` argument and gives an ``Upload``:
 
-- ``open_upload`` turns the ``file`` argument of ``upload_file`` into a multipart body: bytes
-  as they are, or a view of a binary file. aiohttp closes a request's file body once sent;
-  the view absorbs that, so the caller's file stays open and a retry can rewind it.
-- ``download`` fetches a presigned URL with the transport's retry budget and streams it into
-  a sink: a buffer, the caller's binary file, or a temporary file beside the destination path
-  that replaces the destination only once the body is complete.
+- re-readable sources (bytes, a path, a seekable binary file) become a view of a binary file.
+  aiohttp closes a request's file body once sent; the view absorbs that, so the caller's file
+  stays open and a retry can rewind it to where it was;
+- one-pass sources (an async iterable of bytes, an object with an async ``read(n)``, a pipe)
+  are read while the request is sent, never gathered in memory, and can be sent once: the
+  client retries them only before their first byte is taken, and ``upload_failure`` names a
+  failure after that for what it is, an upload that may be incomplete.
 
-Invariants: a presigned request never carries the API token (it is built with ``url=``, which
-the transport sends bare); only body reads are translated into ``APIConnectionError``, so a
-failing disk write surfaces as the ``OSError`` it is; a cut-off body is retried from the start
-or raised, never kept as a short file.
+The other direction, content out, is ``_stream``. This module does no network I/O itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
-import logging
 import mimetypes
 import os
-import secrets
-import stat
-from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
-from typing import IO, Any, Protocol, TypeAlias
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from typing import Any, Protocol, TypeAlias
 
 import attrs
 
-from . import _wire, _wire_files
-from ._seam import HTTPResponse
-from ._sender import Follow, Retry, Sender, new_request_id
-from ._wire import Request, Response
-from .models import DownloadLink
+from ._seam import AsyncBody
+from .errors import APIConnectionError, APITimeoutError, TransferInterruptedError
 
 __all__ = [
     "DEFAULT_UPLOAD_NAME",
-    "MAX_REDIRECTS",
+    "AsyncReader",
     "BinaryReader",
-    "BinaryWriter",
-    "DownloadTarget",
     "Upload",
     "UploadSource",
     "UploadView",
-    "download",
     "guess_mime_type",
     "open_upload",
+    "upload_failure",
 ]
-
-logger = logging.getLogger("qoder_files")
 
 
 class BinaryReader(Protocol):
@@ -62,28 +50,23 @@ class BinaryReader(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-class BinaryWriter(Protocol):
-    """Anything to download into: ``write(bytes)``, like a file opened ``"wb"``.
+class AsyncReader(Protocol):
+    """Anything with an async ``read(n)`` returning bytes (``b""`` at the end).
 
-    ``seekable()``, ``tell()``, ``seek()`` and ``truncate()`` are used when present, to start
-    over for a retry.
+    An aiohttp request's ``content``, an async file object, an ``asyncio.StreamReader``...
     """
 
-    def write(self, data: bytes, /) -> object: ...
+    async def read(self, size: int, /) -> bytes: ...
 
 
-UploadSource: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryReader"
-"""What ``upload_file`` accepts: a path, the content itself, or a binary file object."""
-
-DownloadTarget: TypeAlias = "str | os.PathLike[str] | BinaryWriter"
-"""Where ``download_file`` can write: a path or a binary file object."""
+UploadSource: TypeAlias = (
+    "str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryReader"
+    " | AsyncReader | AsyncIterable[bytes]"
+)
+"""What ``upload_file`` accepts: a path, the content itself, a binary file, or an async source."""
 
 DEFAULT_UPLOAD_NAME = "upload.bin"
-MAX_REDIRECTS = 5
-_ERROR_BODY_BYTES = 64 * 1024
-# A temporary name is ".<name>.<8 hex>.part": 15 bytes around the name, within the 255 bytes
-# most file systems allow for one name.
-_TEMP_NAME_BYTES = 200
+_READ_SIZE = 64 * 1024  # bytes asked of an async reader at a time
 
 # Documented text types first, so common names get the same type on every machine (the
 # system's mime.types disagrees across hosts, e.g. on ``.md`` and ``.ts``).
@@ -181,6 +164,11 @@ class UploadView(io.RawIOBase):
             return descriptor
         raise io.UnsupportedOperation("fileno")
 
+    @property
+    def consumed(self) -> int:
+        """Bytes read through this view so far (across attempts, for one that can seek)."""
+        return self._consumed
+
     def close(self) -> None:
         """Leave the underlying file open: it belongs to the caller (or to ``open_upload``)."""
 
@@ -190,14 +178,27 @@ class Upload:
     """What ``open_upload`` hands back for one upload call.
 
     Attributes:
-        body: The ``file`` form field's value: bytes, or an ``UploadView``.
+        body: The ``file`` form field's value: an ``UploadView`` or an ``AsyncBody``.
         filename: The name sent with the content.
-        resendable: Whether a retry can send the body again (a pipe cannot be rewound).
+        resendable: Whether a retry can send the body again (a pipe or an async source
+            cannot be read twice).
     """
 
-    body: bytes | UploadView
+    body: UploadView | AsyncBody
     filename: str
     resendable: bool
+
+    def started(self) -> bool:
+        """Whether any byte was taken from the source (a one-pass source is then spent)."""
+        body = self.body
+        if isinstance(body, AsyncBody):
+            return body.started
+        return body.consumed > 0
+
+    def taken(self) -> int:
+        """Bytes taken from the source so far."""
+        body = self.body
+        return body.taken if isinstance(body, AsyncBody) else body.consumed
 
 
 def _name_of(stream: object) -> str:
@@ -207,17 +208,59 @@ def _name_of(stream: object) -> str:
     return DEFAULT_UPLOAD_NAME
 
 
+async def _read_chunks(reader: Any) -> AsyncIterator[bytes]:
+    while chunk := await reader.read(_READ_SIZE):
+        yield chunk
+
+
+def _async_source(file: object) -> AsyncIterable[bytes] | None:
+    """The chunks of an async source, or ``None`` when ``file`` is not one."""
+    read = getattr(file, "read", None)
+    if read is not None and inspect.iscoroutinefunction(read):
+        # Checked before ``__aiter__``: a reader that also iterates (an aiohttp
+        # StreamReader) iterates by lines, which binary content does not have.
+        return _read_chunks(file)
+    if callable(getattr(file, "__aiter__", None)):
+        return file  # type: ignore[return-value]  # duck-typed: it has __aiter__()
+    return None
+
+
+def _check_size(size: object) -> int | None:
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError(f"size must be None or an integer of at least 0, got {size!r}")
+    return size
+
+
 @contextlib.contextmanager
-def open_upload(file: object, filename: str | None) -> Iterator[Upload]:
+def open_upload(file: object, filename: str | None, size: object = None) -> Iterator[Upload]:
     """Turn ``upload_file``'s ``file`` argument into a body, for the duration of one call.
 
     A path (``str`` or ``os.PathLike``) must name an existing regular file; it is opened here
     and closed on exit. Bytes-like content is sent as is. A binary file object is sent from
-    its current position and left open.
+    its current position and left open. An async source (an object with an async
+    ``read(n)``, or an async iterable of bytes) needs ``filename``, and may announce its
+    length with ``size``.
 
     Raises:
-        ValueError: ``file`` is not one of those, names no regular file, or is a text stream.
+        ValueError: ``file`` is not one of those, names no regular file, or is a text
+            stream; an async source has no ``filename``; ``size`` is not a length, or is
+            given for a source whose length is known anyway.
     """
+    checked_size = _check_size(size)
+    chunks = None if isinstance(file, str | bytes | bytearray) else _async_source(file)
+    if chunks is not None:
+        if filename is None:
+            raise ValueError(
+                "filename is required when file is an async source: it has no name to send"
+            )
+        yield Upload(body=AsyncBody(chunks, size=checked_size), filename=filename, resendable=False)
+        return
+    if checked_size is not None:
+        raise ValueError(
+            "size applies only to async sources; the length of bytes, paths and files is known"
+        )
     if isinstance(file, bytes | bytearray | memoryview):
         # Streamed like a file: aiohttp warns about (and, as an error, refuses) large raw bytes.
         content = UploadView(io.BytesIO(bytes(file)))
@@ -238,180 +281,30 @@ def open_upload(file: object, filename: str | None) -> Iterator[Upload]:
         raise ValueError("file must be opened in binary mode ('rb'), got a text stream")
     if not callable(getattr(file, "read", None)):
         raise ValueError(
-            f"file must be a path, bytes or a binary file object, got {type(file).__name__}"
+            "file must be a path, bytes, a binary file object or an async source, "
+            f"got {type(file).__name__}"
         )
     view = UploadView(file)  # type: ignore[arg-type]  # duck-typed: it has read()
     yield Upload(body=view, filename=filename or _name_of(file), resendable=view.seekable())
 
 
-# --- download ----------------------------------------------------------------------------------
+def upload_failure(upload: Upload, error: APIConnectionError, idempotency_key: str) -> Exception:
+    """What to raise when an upload's request failed with ``error``.
 
-
-class _Sink:
-    """Where downloaded bytes go, able to start over from its beginning for a retry."""
-
-    def __init__(self, out: BinaryWriter) -> None:
-        self._out: Any = out  # beyond write(), only used when it can seek
-        self._start = _start_position(out)
-        self._written = 0
-
-    def write(self, chunk: bytes) -> None:
-        self._out.write(chunk)
-        self._written += len(chunk)
-
-    def rewind(self) -> bool:
-        """Drop what this attempt wrote; ``False`` when that is impossible (no retry then)."""
-        if self._written == 0:
-            return True
-        if self._start is None:
-            return False
-        try:
-            self._out.seek(self._start)
-            self._out.truncate()
-        except (OSError, ValueError):
-            return False
-        self._written = 0
-        return True
-
-
-@contextlib.contextmanager
-def _replacing(dest: str) -> Iterator[IO[bytes]]:
-    """A new temporary file beside ``dest`` that replaces it on success and vanishes on error."""
-    if os.path.isdir(dest):
-        raise ValueError(f"dest must be a file path, not a directory: {dest!r}")
-    directory, name = os.path.split(os.path.abspath(dest))
-    # Bounded in bytes, not characters: a name of 3-byte characters is three times longer.
-    stem = os.fsencode(name)[:_TEMP_NAME_BYTES].decode("utf-8", "ignore")
-    temp = os.path.join(directory, f".{stem}.{secrets.token_hex(4)}.part")
-    out = open(temp, "xb")  # noqa: SIM115 - closed below, before the rename
-    try:
-        try:
-            mode = os.stat(dest).st_mode
-        except FileNotFoundError:
-            pass
-        else:
-            if stat.S_ISREG(mode):  # the replaced file keeps its permission bits
-                os.chmod(temp, stat.S_IMODE(mode))
-        with out:
-            yield out
-        os.replace(temp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
-@contextlib.contextmanager
-def _open_dest(dest: object) -> Iterator[BinaryWriter]:
-    """The stream to write a download into, for a path or a binary file object."""
-    if isinstance(dest, str | os.PathLike):
-        path = os.fsdecode(os.fspath(dest))
-        if not path:
-            raise ValueError("dest must be a non-empty path, got ''")
-        with _replacing(path) as out:
-            yield out
-        return
-    if isinstance(dest, io.TextIOBase):
-        raise ValueError("dest must be opened in binary mode ('wb'), got a text stream")
-    if not callable(getattr(dest, "write", None)):
-        raise ValueError(
-            f"dest must be None, a path or a binary file object, got {type(dest).__name__}"
-        )
-    yield dest  # type: ignore[misc]  # duck-typed: it has write()
-
-
-class _Download:
-    """The retry loop's step for one presigned fetch: stream a 2xx body into the sink.
-
-    A redirect from storage is followed (to a checked URL; no token travels), and a link that
-    storage refuses as expired is replaced by a fresh one, once per download; neither counts
-    as a retry. The policy's statuses are retried like any API request.
+    The source's own exception when reading it failed; ``TransferInterruptedError`` when a
+    one-pass source had started (nothing was retried, and the server may hold all, part or
+    none of it); else ``error`` itself.
     """
-
-    def __init__(
-        self,
-        fetch_link: Callable[[], Awaitable[DownloadLink]],
-        write: Callable[[bytes], object],
-        *,
-        chunk_size: int,
-        retry_statuses: frozenset[int],
-        request_id: str,
-        refreshed: bool,
-    ) -> None:
-        self._fetch_link = fetch_link
-        self._write = write
-        self._chunk_size = chunk_size
-        self._retry_statuses = retry_statuses
-        self._request_id = request_id
-        self._refreshed = refreshed
-        self._redirects = 0
-
-    async def __call__(self, request: Request, response: HTTPResponse) -> Retry | Follow | None:
-        if 200 <= response.status < 300:
-            async for chunk in response.iter_bytes(self._chunk_size):
-                self._write(chunk)
-            return None
-        # Storage error documents are short: keep the start of one, never all of it.
-        body = (await response.read(_ERROR_BODY_BYTES))[:_ERROR_BODY_BYTES]
-        failure = Response(
-            status=response.status, headers=response.headers, body=body, request_id=self._request_id
-        )
-        follow = _wire_files.presigned_redirect(failure, request)
-        if follow is not None and self._redirects < MAX_REDIRECTS:
-            self._redirects += 1
-            return Follow(follow)
-        if not self._refreshed and _wire_files.is_expired_link_response(failure):
-            self._refreshed = True
-            link = await self._fetch_link()
-            return Follow(_wire_files.presigned_request(link.url))
-        error = _wire_files.storage_error(failure)
-        if failure.status in self._retry_statuses:
-            return Retry(
-                error, f"status {failure.status}", _wire.parse_retry_after(failure.headers)
-            )
-        raise error
-
-
-async def download(
-    sender: Sender,
-    fetch_link: Callable[[], Awaitable[DownloadLink]],
-    dest: object,
-    *,
-    chunk_size: int,
-    timeout: float | None = None,
-    max_retries: int | None = None,
-) -> bytes | None:
-    """Download one file's content through its presigned URL into ``dest``.
-
-    ``fetch_link`` asks the API for a (fresh) link. ``dest`` is ``None`` (the bytes are
-    returned), a path (written through a temporary file, then renamed over it) or a binary
-    file object (written from its current position). The destination is checked, and a
-    temporary file created, before any request. The fetch goes through the sender's one
-    retry loop: connection errors, timeouts, cut-off bodies and the policy's statuses are
-    retried within ``max_retries``, each retry starting the content over.
-    """
-    buffer = io.BytesIO()  # where the content goes when there is no dest
-    with contextlib.nullcontext(buffer) if dest is None else _open_dest(dest) as out:
-        sink = _Sink(out)
-        link = await fetch_link()
-        refreshed = False
-        if _wire_files.link_expired(link, datetime.now(UTC)):
-            link, refreshed = await fetch_link(), True
-        request_id = new_request_id()
-        step = _Download(
-            fetch_link,
-            sink.write,
-            chunk_size=chunk_size,
-            retry_statuses=sender.retry.retry_statuses,
-            request_id=request_id,
-            refreshed=refreshed,
-        )
-        await sender.run(
-            _wire_files.presigned_request(link.url),
-            step,
-            request_id=request_id,
-            timeout=timeout,
-            max_retries=max_retries,
-            can_resend=sink.rewind,
-        )
-    return buffer.getvalue() if dest is None else None
+    if isinstance(upload.body, AsyncBody) and upload.body.failure is not None:
+        return upload.body.failure
+    if upload.resendable or not upload.started():
+        return error
+    return TransferInterruptedError(
+        f"the upload of {upload.filename!r} may be incomplete: it failed after "
+        f"{upload.taken()} bytes were taken from a source that cannot be read again, so it "
+        f"was not retried ({error.message}). Check whether the file was stored, or upload "
+        f"it again with idempotency_key={idempotency_key!r}",
+        transferred=upload.taken(),
+        timed_out=isinstance(error, APITimeoutError),
+        request_id=error.request_id,
+    )

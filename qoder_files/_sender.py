@@ -1,12 +1,19 @@
 """``Sender``: the one retry loop, above the transport seam, for every verb and every download.
 
 It turns a logical ``_wire.Request`` into attempts on an ``AsyncTransport``: the absolute URL,
-the headers (credentials only for API requests, never for presigned URLs), the rate limit,
-and the retries. What an attempt's open response means is decided by a *step* function the
-caller hands in; the step answers with a value (done), ``Retry`` (wait and try again) or
-``Follow`` (send another request at once, not counted as a retry). ``send()`` is the step for
-API calls: read the body whole, within ``max_response_bytes``, and decode it with a pure
-``_wire.decipher_*`` function; downloads bring steps of their own (``_content``).
+the headers (credentials only for API requests, never for presigned URLs), the time limits,
+the rate limit, and the retries. What an attempt's open response means is decided by a *step*
+function the caller hands in; the step answers with a value (done), ``Retry`` (wait and try
+again) or ``Follow`` (send another request at once, not counted as a retry). A value that is a
+``Held`` keeps the response open for the caller (a stream); any other answer, or an exception,
+closes it. ``send()`` is the step for API calls: read the body whole, within
+``max_response_bytes``, and decode it with a pure ``_wire.decipher_*`` function; downloads and
+streams bring steps of their own (``_stream``).
+
+Time: a number given as ``timeout`` bounds an API call's whole attempt and a content
+transfer's connecting and each wait for bytes (``_timeout``). A ``deadline`` bounds a whole
+call, retries and waits included (``deadline_scope``); a retry whose wait would end past it is
+not attempted, and the last failure is raised at once.
 
 Retried, while the budget lasts: ``APIConnectionError`` from the transport (GETs always, writes
 only with an idempotency key, and only when the caller can resend the body), the policy's
@@ -19,24 +26,34 @@ logged or formatted into a message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Generic, TypeVar
 
 from ._retry import RetryPolicy
 from ._seam import AsyncTransport, HTTPRequest, HTTPResponse
+from ._timeout import Timeout, TimeoutSetting, for_api, for_transfer
 from ._wire import Request, Response, error_from_response, parse_retry_after
-from .errors import APIConnectionError, ClientClosedError, InvalidResponseError, QoderError
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientClosedError,
+    InvalidResponseError,
+    QoderError,
+)
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "Follow",
+    "Held",
     "RateLimiter",
     "Retry",
     "Sender",
+    "deadline_scope",
     "new_request_id",
     "read_body",
 ]
@@ -117,6 +134,34 @@ class Follow:
         self.request = request
 
 
+class Held:
+    """Base of a step's answer that owns the attempt's open response: the loop leaves it open.
+
+    Whoever receives it must close the response (a stream does, when its block ends).
+    """
+
+    __slots__ = ()
+
+
+@contextlib.asynccontextmanager
+async def deadline_scope(deadline: float | None, what: str) -> AsyncIterator[float | None]:
+    """Bound the block to ``deadline`` seconds; yield the loop time it ends at (or ``None``).
+
+    Whatever is under way when it passes is cancelled, and ``APITimeoutError`` raised.
+    """
+    if deadline is None:
+        yield None
+        return
+    scope = asyncio.timeout(deadline)
+    try:
+        async with scope:
+            yield scope.when()
+    except TimeoutError:
+        if not scope.expired():
+            raise
+        raise APITimeoutError(f"{what}: not done within the deadline of {deadline:g} s") from None
+
+
 async def read_body(response: HTTPResponse, limit: int, request: Request, request_id: str) -> bytes:
     """The whole body of ``response``, or ``InvalidResponseError`` when it exceeds ``limit``."""
     body = await response.read(limit)
@@ -177,7 +222,7 @@ class Sender:
         transport: Where API requests go.
         content_transport: Where presigned (external) requests go; ``transport`` by default.
         user_agent: The ``User-Agent`` header value.
-        timeout: Default seconds per attempt.
+        timeout: Default time limits per attempt (seconds or a ``Timeout``).
         max_retries: Default retries per request.
         retry: The backoff and ``Retry-After`` policy.
         rate_limit: Requests per second for everything sent, or ``None``.
@@ -196,7 +241,7 @@ class Sender:
         transport: AsyncTransport,
         content_transport: AsyncTransport | None = None,
         user_agent: str,
-        timeout: float,
+        timeout: TimeoutSetting,
         max_retries: int,
         retry: RetryPolicy,
         rate_limit: float | None = None,
@@ -245,14 +290,14 @@ class Sender:
         """Seconds before retry number ``retry`` (1-based), with full jitter."""
         return self.retry.backoff(retry, self._rng)
 
-    def _http_request(self, request: Request, request_id: str, seconds: float) -> HTTPRequest:
+    def _http_request(self, request: Request, request_id: str, limits: Timeout) -> HTTPRequest:
         if request.url is not None:
             # Leaving the API (a presigned URL): no token and no caller default headers.
             return HTTPRequest(
                 method=request.method,
                 url=request.url,
                 headers={"User-Agent": self._user_agent},
-                timeout=seconds,
+                timeout=limits,
                 external=True,
             )
         headers = {**self._api_headers, _REQUEST_ID: request_id}
@@ -271,7 +316,7 @@ class Sender:
             params=request.params,
             headers=headers,
             form=request.form,
-            timeout=seconds,
+            timeout=limits,
         )
 
     async def send(
@@ -279,15 +324,39 @@ class Sender:
         request: Request,
         decode: Callable[[Response], T],
         *,
-        timeout: float | None = None,
+        timeout: TimeoutSetting | None = None,
         max_retries: int | None = None,
+        deadline: float | None = None,
+        end: float | None = None,
+        can_resend: Callable[[], bool] | None = None,
     ) -> T:
-        """Send an API request and return ``decode(response)`` of its complete answer."""
+        """Send an API request and return ``decode(response)`` of its complete answer.
+
+        ``deadline`` bounds this call; ``end`` is the loop time of an enclosing call's
+        deadline, which this one must not sleep past.
+        """
         request_id = new_request_id()
         step = _Decode(decode, self.max_response_bytes, self.retry.retry_statuses, request_id)
-        return await self.run(
-            request, step, request_id=request_id, timeout=timeout, max_retries=max_retries
-        )
+        if deadline is None:  # the common case, once per page of a listing: no scope to enter
+            return await self.run(
+                request,
+                step,
+                request_id=request_id,
+                timeout=timeout,
+                max_retries=max_retries,
+                end=end,
+                can_resend=can_resend,
+            )
+        async with deadline_scope(deadline, describe(request)) as own_end:
+            return await self.run(
+                request,
+                step,
+                request_id=request_id,
+                timeout=timeout,
+                max_retries=max_retries,
+                end=min((t for t in (own_end, end) if t is not None), default=None),
+                can_resend=can_resend,
+            )
 
     async def run(
         self,
@@ -295,31 +364,39 @@ class Sender:
         step: Callable[[Request, HTTPResponse], Awaitable[T | Retry | Follow]],
         *,
         request_id: str | None = None,
-        timeout: float | None = None,
+        timeout: TimeoutSetting | None = None,
         max_retries: int | None = None,
         can_resend: Callable[[], bool] | None = None,
+        end: float | None = None,
     ) -> T:
         """The retry loop: send ``request``, let ``step`` read each attempt's open response.
 
-        ``can_resend`` is asked after a connection failure, before a retry: a download whose
-        sink cannot be rewound answers ``False`` and the failure is raised.
+        ``can_resend`` is asked before any retry: a download whose sink cannot be rewound,
+        or an upload whose one-pass source has started, answers ``False`` and the failure is
+        raised. ``end`` is the loop time of the call's deadline: a retry whose wait would
+        end past it is not attempted.
         """
         if self._closed:
             raise ClientClosedError("this client is closed")
         request_id = request_id or new_request_id()
         retries = self.max_retries if max_retries is None else max_retries
-        seconds = self.timeout if timeout is None else timeout
+        setting = self.timeout if timeout is None else timeout
+        api_limits = for_api(setting)
+        transfer_limits = for_transfer(setting)
         debug = logger.isEnabledFor(logging.DEBUG)
         retry = 0
         while True:
             can_retry = request.retry_safe and retry < retries
             transport = self.transport if request.url is None else self.content_transport
+            transfer = request.url is not None or request.form is not None
+            limits = transfer_limits if transfer else api_limits
             if self._limiter is not None and (pause := self._limiter.reserve()) > 0:
                 await self.sleep(pause)
             started = time.perf_counter() if debug else 0.0
             wait: float | None = None
             try:
-                response = await transport.handle(self._http_request(request, request_id, seconds))
+                response = await transport.handle(self._http_request(request, request_id, limits))
+                held = False
                 try:
                     if debug:
                         logger.debug(
@@ -331,10 +408,14 @@ class Sender:
                             request_id,
                         )
                     outcome = await step(request, response)
+                    held = isinstance(outcome, Held)
                 finally:
-                    await response.aclose()
+                    if not held:
+                        await response.aclose()
             except APIConnectionError as exc:
-                error = type(exc)(f"{describe(request)}: {exc.message}", request_id=request_id)
+                error: QoderError = type(exc)(
+                    f"{describe(request)}: {exc.message}", request_id=request_id
+                )
                 if not can_retry or (can_resend is not None and not can_resend()):
                     raise error from None
                 reason = exc.message
@@ -344,14 +425,19 @@ class Sender:
                     continue
                 if type(outcome) is not Retry:
                     return outcome  # type: ignore[return-value]
-                if not can_retry or (
-                    outcome.wait is not None and outcome.wait > self.retry.max_wait
+                error = outcome.error
+                if (
+                    not can_retry
+                    or (outcome.wait is not None and outcome.wait > self.retry.max_wait)
+                    or (can_resend is not None and not can_resend())
                 ):
-                    raise outcome.error
+                    raise error
                 wait, reason = outcome.wait, outcome.reason
             retry += 1
             if wait is None:
                 wait = self.backoff(retry)
+            if end is not None and asyncio.get_running_loop().time() + wait >= end:
+                raise error  # the deadline would pass while waiting: the real failure says more
             logger.info(
                 "retrying %s in %.2f s after %s (retry %d of %d, request id %s)",
                 describe(request),

@@ -11,9 +11,10 @@ builds, it never awaits, opens a socket, or imports asyncio or aiohttp; reading 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin
 
 from ._checks import (  # re-exported: the client calls these checks through this module
     check_chunk_size,
@@ -40,8 +41,10 @@ __all__ = [
     "check_filename",
     "check_idempotency_key",
     "check_metadata",
+    "content_headers",
     "content_request",
     "delete_request",
+    "disposition_filename",
     "file_request",
     "is_expired_link_response",
     "link_expired",
@@ -51,6 +54,9 @@ __all__ = [
     "upload_request",
 ]
 
+# ``filename*=UTF-8''<percent-encoded>`` (RFC 6266 / 8187) wins over a plain ``filename=``.
+_EXTENDED_NAME = re.compile(r"""filename\*\s*=\s*([\w!#$&+.^`|~-]+)'[^']*'([^;\s]+)""", re.I)
+_PLAIN_NAME = re.compile(r"""(?:^|;)\s*filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))""", re.I)
 _STORAGE_FIELD = re.compile(rb"<(Code|Message)>([^<]*)</\1>")
 _STORAGE_SCAN_BYTES = 4000  # storage error documents are short; never scan a whole body
 
@@ -122,6 +128,44 @@ def presigned_redirect(response: Response, request: Request) -> Request | None:
     target = urljoin(request.url or "", location)
     check_presigned_url(target, response)
     return presigned_request(target)
+
+
+def content_headers(headers: Mapping[str, str]) -> tuple[int | None, str | None, str | None]:
+    """What storage's answer says of the content: size, media type and file name.
+
+    The size is ``Content-Length`` unless the body is encoded (it is decoded on the way in,
+    so the length on the wire is not the content's); the name comes from
+    ``Content-Disposition``. Each is ``None`` when not given or not readable.
+    """
+    size: int | None = None
+    length = get_header(headers, "Content-Length")
+    if (
+        length is not None
+        and length.strip().isdigit()
+        and not get_header(headers, "Content-Encoding")
+    ):
+        size = int(length)
+    media = get_header(headers, "Content-Type") or None
+    return size, media, disposition_filename(get_header(headers, "Content-Disposition") or "")
+
+
+def disposition_filename(value: str) -> str | None:
+    """The file name a ``Content-Disposition`` value gives, or ``None``."""
+    extended = _EXTENDED_NAME.search(value)
+    if extended is not None:
+        charset = extended.group(1).lower()
+        try:
+            name = unquote(extended.group(2), encoding=charset, errors="strict")
+        except (LookupError, UnicodeDecodeError):
+            name = ""
+        if name:
+            return name
+    plain = _PLAIN_NAME.search(value)
+    if plain is None:
+        return None
+    if plain.group(1) is not None:
+        return re.sub(r"\\(.)", r"\1", plain.group(1)) or None
+    return plain.group(2)
 
 
 def link_expired(link: DownloadLink, now: datetime) -> bool:

@@ -433,7 +433,9 @@ def download_command(options: _Options, file_id: str, output: str | None, force:
     """Download a file's content (an existing file is replaced only with -o or --force)."""
     client = options.client()
     if output == "-":
-        click.echo(client.download_file(file_id), nl=False)
+        with client.stream_file(file_id) as stream:
+            for chunk in stream:  # written as it arrives, never held whole
+                click.echo(chunk, nl=False)
         return
     info = client.get_file(file_id)
     target = Path(output) if output else Path(Path(info.filename).name or file_id)

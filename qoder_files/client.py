@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
-from . import _content, _deletes, _inventory, _mirror, _scan, _wire, _wire_files
+from . import _content, _deletes, _inventory, _mirror, _scan, _stream, _wire, _wire_files
 from ._checks import (
     check_headers,
     check_max_retries,
@@ -28,7 +28,7 @@ from ._checks import (
     check_timeout,
     check_token,
 )
-from ._content import DownloadTarget, UploadSource
+from ._content import UploadSource
 from ._cursor import CursorWalk
 from ._deletes import DeleteSummary
 from ._generations import G3, Dialect, check_generation, decipher_page_generation
@@ -38,8 +38,11 @@ from ._public import publish
 from ._retry import RetryPolicy
 from ._seam import AsyncTransport
 from ._sender import DEFAULT_MAX_RESPONSE_BYTES, Sender
+from ._stream import AsyncFileStream, Body, DownloadTarget
+from ._timeout import Timeout, TimeoutSetting, check_timeout_setting
 from ._version import __version__
 from ._wire import Request
+from .errors import APIConnectionError
 from .models import DownloadLink, File, Page, Purpose
 from .pager import AsyncPager
 
@@ -72,7 +75,9 @@ class AsyncClient:
             variable.
         base_url: The API root. Defaults to ``QODER_BASE_URL``, then
             ``https://openapi.qoder.sh/api/v1/cloud``. Plain ``http`` only to loopback hosts.
-        timeout: Seconds allowed for one attempt of one request.
+        timeout: Time limits of one attempt of one request: seconds, or a ``Timeout``. Seconds
+            bound an API call's whole attempt, and a content transfer's connecting and each
+            wait for bytes (never the whole transfer).
         max_retries: How many times a failed request is retried (not counting the first try).
         rate_limit: Requests per second shared by everything this client sends, or ``None``.
         retry: Backoff and ``Retry-After`` settings; ``None`` for the defaults.
@@ -111,7 +116,7 @@ class AsyncClient:
         token: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | Timeout = 30.0,
         max_retries: int = 2,
         rate_limit: float | None = None,
         retry: RetryPolicy | None = None,
@@ -128,7 +133,7 @@ class AsyncClient:
         if base_url is None:
             base_url = os.environ.get("QODER_BASE_URL") or _wire.DEFAULT_BASE_URL
         base_url = _wire.check_base_url(base_url)
-        check_timeout(timeout)
+        checked_timeout = check_timeout_setting(timeout)
         check_max_retries(max_retries)
         check_rate_limit(rate_limit)
         default_headers = check_headers(default_headers)
@@ -171,7 +176,7 @@ class AsyncClient:
             transport=transport,
             content_transport=content_transport,
             user_agent=user_agent,
-            timeout=float(timeout),
+            timeout=checked_timeout,
             max_retries=max_retries,
             retry=retry or RetryPolicy(),
             rate_limit=rate_limit,
@@ -402,14 +407,21 @@ class AsyncClient:
     # --- one file ------------------------------------------------------------------------
 
     async def get_file(
-        self, file_id: str, *, timeout: float | None = None, max_retries: int | None = None
+        self,
+        file_id: str,
+        *,
+        timeout: TimeoutSetting | None = None,
+        max_retries: int | None = None,
+        deadline: float | None = None,
     ) -> File:
         """Fetch one file's metadata.
 
         Args:
             file_id: The file's id (``file_…``).
-            timeout: Per-attempt timeout.
+            timeout: Per-attempt time limits (seconds or a ``Timeout``).
             max_retries: Retry budget for this request.
+            deadline: Seconds the whole call may take, retries and their waits included;
+                ``None`` for no bound beyond ``timeout`` and ``max_retries``.
 
         Returns:
             The ``File``, read from either API object shape.
@@ -423,7 +435,7 @@ class AsyncClient:
         """
         request = _wire_files.file_request(_wire_files.check_file_id(file_id))
         return await self._sender.send(
-            request, _wire.decipher_file, **self._options(timeout, max_retries)
+            request, _wire.decipher_file, **self._options(timeout, max_retries, deadline)
         )
 
     async def upload_file(
@@ -434,60 +446,88 @@ class AsyncClient:
         filename: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
-        timeout: float | None = None,
+        timeout: TimeoutSetting | None = None,
         max_retries: int | None = None,
+        size: int | None = None,
+        deadline: float | None = None,
     ) -> File:
-        """Upload a file (``POST files``, multipart).
+        """Upload a file (``POST files``, multipart), its content streamed as it is read.
 
         The request carries an ``Idempotency-Key`` (a new UUID unless given), the same on every
         retry: that is what makes retrying an upload safe, since a server that already stored
         the file answers a repeat with the original result instead of storing it twice.
 
+        Re-readable sources (bytes, a path, a file object that can seek) are retried like any
+        request. A source that cannot be read twice (an async iterable, an async reader, a
+        pipe) is sent once: it is retried only if the request failed before its first byte
+        was taken, and a failure after that raises ``TransferInterruptedError``, since the
+        upload may be incomplete (or may have been stored: repeat it with the same
+        ``idempotency_key`` to find out without storing it twice).
+
         Args:
             file: What to upload: a path (``str`` or ``os.PathLike``; a ``str`` is always a
                 path, never content), the content as ``bytes``/``bytearray``/``memoryview``,
-                or a binary file object, sent from its current position and left open. A
-                path is opened for the duration of the call. A file object that cannot seek
-                (a pipe) is sent once, without retries.
+                a binary file object (sent from its current position and left open), or an
+                async source: an async iterable of ``bytes`` (an async generator, say) or an
+                object with an async ``read(n)`` (a web framework's request body, an async
+                file). A path is opened for the duration of the call. Content is read while it
+                is sent, never gathered in memory.
             purpose: The file's purpose (a ``Purpose`` or its value); sent only when given,
                 the server defaults to ``user_upload``.
             filename: The name to store; defaults to the path's or file object's name, else
-                ``upload.bin``. The part's media type is guessed from it.
+                ``upload.bin``. Required for an async source. The part's media type is
+                guessed from it.
             metadata: A JSON-serialisable dict, sent as a JSON string.
             idempotency_key: The key to send (1 to 255 visible ASCII characters); pass your
                 own to make an upload safe to repeat across calls or processes.
-            timeout: Per-attempt timeout.
+            timeout: Per-attempt time limits (seconds or a ``Timeout``). Seconds bound
+                connecting and each wait for the server (to take more of the body, or to
+                answer), never the whole transfer.
             max_retries: Retry budget for this request.
+            size: The length of an async source's content, when known: the request then
+                carries a ``Content-Length`` instead of being sent in chunks. Only for async
+                sources.
+            deadline: Seconds the whole call may take, retries and their waits included;
+                ``None`` for no bound beyond ``timeout`` and ``max_retries``.
 
         Returns:
             The stored ``File``.
 
         Raises:
-            ValueError: an argument is invalid, or ``file`` names no existing regular file;
-                checked before any request.
+            ValueError: an argument is invalid, ``file`` names no existing regular file, or an
+                async source has no ``filename``; checked before any request. Also raised if
+                an async source gives another number of bytes than ``size``.
             OSError: the file could not be opened or read.
             BadRequestError: the server refused the upload (type, size, purpose...).
             ConflictError: ``idempotency_key`` was already used for a different request.
             APIError: the server answered with another error status.
+            TransferInterruptedError: a source that cannot be read twice was cut off after
+                its first byte; the upload may be incomplete.
             APIConnectionError: no complete answer, after every retry.
+
+        Whatever an async source raises while it is read is raised as it is.
 
         Example::
 
             file = await client.upload_file("notes.md", metadata={"project": "demo"})
+
+            async def chunks():
+                for part in (b"first ", b"second"):
+                    yield part
+
+            file = await client.upload_file(chunks(), filename="notes.txt")
         """
         checked_purpose = _wire.check_purpose(purpose)
         checked_filename = _wire_files.check_filename(filename)
         metadata_json = _wire_files.check_metadata(metadata)
         key = _wire_files.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
-        options = self._options(timeout, max_retries)
+        options = self._options(timeout, max_retries, deadline)
         if checked_purpose is not None and await self._generation(options) == G3:
             raise ValueError(
                 "purpose cannot be set on this upload: the server speaks the newest API "
                 "generation (g3), which has no purposes"
             )
-        with _content.open_upload(file, checked_filename) as upload:
-            if not upload.resendable:
-                options["max_retries"] = 0
+        with _content.open_upload(file, checked_filename, size) as upload:
             request = _wire_files.upload_request(
                 upload.body,
                 filename=upload.filename,
@@ -498,10 +538,23 @@ class AsyncClient:
                 # the stored name, a field the newest generation reads
                 name=upload.filename if self._dialect.generation == G3 else None,
             )
-            return await self._sender.send(request, _wire.decipher_upload, **options)
+            if not upload.resendable:
+                options["can_resend"] = lambda: not upload.started()
+            try:
+                return await self._sender.send(request, _wire.decipher_upload, **options)
+            except APIConnectionError as exc:
+                failure = _content.upload_failure(upload, exc, key)
+                if failure is exc:
+                    raise
+                raise failure from exc
 
     async def get_download_url(
-        self, file_id: str, *, timeout: float | None = None, max_retries: int | None = None
+        self,
+        file_id: str,
+        *,
+        timeout: TimeoutSetting | None = None,
+        max_retries: int | None = None,
+        deadline: float | None = None,
     ) -> DownloadLink:
         """Ask for a short-lived presigned URL of a file's content.
 
@@ -511,8 +564,10 @@ class AsyncClient:
 
         Args:
             file_id: The file's id.
-            timeout: Per-attempt timeout.
+            timeout: Per-attempt time limits (seconds or a ``Timeout``).
             max_retries: Retry budget for this request.
+            deadline: Seconds the whole call may take, retries and their waits included;
+                ``None`` for no bound beyond ``timeout`` and ``max_retries``.
 
         Returns:
             A ``DownloadLink`` with ``url`` and ``expires_at``. Fetch the URL without the API
@@ -528,7 +583,7 @@ class AsyncClient:
         """
         request = _wire_files.content_request(_wire_files.check_file_id(file_id))
         return await self._sender.send(
-            request, _wire.decipher_download_link, **self._options(timeout, max_retries)
+            request, _wire.decipher_download_link, **self._options(timeout, max_retries, deadline)
         )
 
     @overload
@@ -538,8 +593,9 @@ class AsyncClient:
         dest: None = None,
         *,
         chunk_size: int = ...,
-        timeout: float | None = ...,
+        timeout: TimeoutSetting | None = ...,
         max_retries: int | None = ...,
+        deadline: float | None = ...,
     ) -> bytes: ...
 
     @overload
@@ -549,8 +605,9 @@ class AsyncClient:
         dest: DownloadTarget,
         *,
         chunk_size: int = ...,
-        timeout: float | None = ...,
+        timeout: TimeoutSetting | None = ...,
         max_retries: int | None = ...,
+        deadline: float | None = ...,
     ) -> None: ...
 
     async def download_file(
@@ -559,18 +616,19 @@ class AsyncClient:
         dest: DownloadTarget | None = None,
         *,
         chunk_size: int = 65536,
-        timeout: float | None = None,
+        timeout: TimeoutSetting | None = None,
         max_retries: int | None = None,
+        deadline: float | None = None,
     ) -> bytes | None:
         """Download a file's content: returned as bytes, or streamed into ``dest``.
 
-        Gets a download link, then fetches the presigned URL without the Authorization
-        header (and without the client's default headers). A link whose ``expires_at`` is
-        already past, or that storage refuses as expired (a 403/400 saying so), is replaced
-        by a fresh one, once. The presigned fetch is retried like any API request
-        (connection errors, timeouts, a body cut off before its end, 429/5xx) within the
-        same ``max_retries`` budget; each retry starts the content over, so the result is
-        never short.
+        The content is opened as ``stream_file`` opens it: a download link, then the presigned
+        URL, fetched without the Authorization header (and without the client's default
+        headers). A link whose ``expires_at`` is already past, or that storage refuses as
+        expired (a 403/400 saying so), is replaced by a fresh one, once. Unlike a stream, the
+        whole transfer is retried like any API request (connection errors, stalls, a body cut
+        off before its end, 429/5xx) within the same ``max_retries`` budget, each retry
+        starting the content over, so the result is never short.
 
         Args:
             file_id: The file's id.
@@ -581,9 +639,12 @@ class AsyncClient:
                 (rewound and truncated there for a retry when it can seek; after a failure it
                 may hold part of the content).
             chunk_size: Bytes read from the network per step.
-            timeout: Per-attempt timeout; for the presigned fetch it covers the whole
-                transfer, so allow for the file's size.
+            timeout: Per-attempt time limits (seconds or a ``Timeout``). For the transfer,
+                seconds bound connecting and each wait for bytes, not the whole transfer: a
+                slow but steady download succeeds, a stalled one fails.
             max_retries: Retry budget for each request of the download.
+            deadline: Seconds the whole download may take, links, retries and their waits
+                included; ``None`` for no bound beyond ``timeout`` and ``max_retries``.
 
         Returns:
             The content when ``dest`` is ``None``, else ``None``.
@@ -594,6 +655,7 @@ class AsyncClient:
             PermissionDeniedError: the file is not downloadable, or storage refused the URL.
             NotFoundError: there is no such file.
             APIError: the API or storage answered with another error status.
+            APITimeoutError: a stall outlasted every retry, or the deadline passed.
             APIConnectionError: no complete content, after every retry.
             OSError: writing to ``dest`` failed.
 
@@ -604,22 +666,123 @@ class AsyncClient:
         """
         checked_id = _wire_files.check_file_id(file_id)
         checked_chunk_size = _wire_files.check_chunk_size(chunk_size)
-        options = self._options(timeout, max_retries)
-
-        async def fetch_link() -> DownloadLink:
-            return await self.get_download_url(checked_id, **options)
-
-        return await _content.download(
-            self._sender, fetch_link, dest, chunk_size=checked_chunk_size, **options
+        options = self._options(timeout, max_retries, deadline)
+        return await _stream.download(
+            self._sender,
+            self._link_fetcher(checked_id, timeout, max_retries),
+            dest,
+            file_id=checked_id,
+            chunk_size=checked_chunk_size,
+            **options,
         )
+
+    def stream_file(
+        self,
+        file_id: str,
+        *,
+        chunk_size: int = 65536,
+        timeout: TimeoutSetting | None = None,
+        max_retries: int | None = None,
+        deadline: float | None = None,
+    ) -> AsyncFileStream:
+        """Stream a file's content as it arrives, without holding it: an async context manager.
+
+        Entering the block gets a download link and opens the content, with retries and a
+        link refresh as ``download_file`` has them, up to the first chunk. ``size``,
+        ``content_type`` and ``filename`` are then known (from storage's headers, else from
+        the file's metadata, which costs one more request). Once a chunk is handed out nothing
+        is retried: a cut-off, a stall or the deadline raises ``TransferInterruptedError``,
+        since starting over would repeat bytes the caller may already have forwarded. Leaving
+        the block, early or not, or a cancellation, releases the connection at once.
+
+        Args:
+            file_id: The file's id.
+            chunk_size: Most bytes per chunk handed out.
+            timeout: Per-attempt time limits (seconds or a ``Timeout``). Seconds bound
+                connecting and each wait for bytes, never the whole transfer.
+            max_retries: Retry budget for each request made before the first chunk.
+            deadline: Seconds from entering the block to the last chunk, retries included;
+                ``None`` for no bound beyond ``timeout``.
+
+        Returns:
+            An ``AsyncFileStream``: use it with ``async with``, then ``async for``.
+
+        Raises:
+            ValueError: an argument is invalid; checked here, before any request.
+            PermissionDeniedError: the file is not downloadable, or storage refused the URL
+                (on entering the block).
+            NotFoundError: there is no such file (on entering the block).
+            APIError: the API or storage answered with another error status.
+            APIConnectionError: the content could not be opened, after every retry.
+            TransferInterruptedError: the content broke off after chunks were handed out.
+
+        Example::
+
+            async with client.stream_file("file_019e…") as stream:
+                async for chunk in stream:
+                    await response.write(chunk)
+        """
+        checked_id = _wire_files.check_file_id(file_id)
+        checked_chunk_size = _wire_files.check_chunk_size(chunk_size)
+        options = self._options(timeout, max_retries, deadline)
+        sender = self._sender
+        fetch_link = self._link_fetcher(checked_id, timeout, max_retries)
+
+        async def open_body(end: float | None) -> Body:
+            body = await _stream.open_body(
+                sender,
+                fetch_link,
+                chunk_size=checked_chunk_size,
+                timeout=timeout,
+                max_retries=max_retries,
+                end=end,
+            )
+            try:
+                if body.size is None or body.filename is None or body.content_type is None:
+                    request = _wire_files.file_request(checked_id)
+                    file = await sender.send(
+                        request,
+                        _wire.decipher_file,
+                        timeout=timeout,
+                        max_retries=max_retries,
+                        end=end,
+                    )
+                    body.size = file.size_bytes if body.size is None else body.size
+                    body.filename = body.filename or file.filename
+                    body.content_type = body.content_type or file.mime_type
+            except BaseException:
+                await body.aclose()
+                raise
+            return body
+
+        return AsyncFileStream(checked_id, open_body, deadline=options.get("deadline"))
+
+    def _link_fetcher(
+        self, file_id: str, timeout: TimeoutSetting | None, max_retries: int | None
+    ) -> _stream.LinkFetcher:
+        """How a download asks for a (fresh) link, within the deadline of the whole call."""
+        request = _wire_files.content_request(file_id)
+        sender = self._sender
+
+        async def fetch_link(end: float | None) -> DownloadLink:
+            return await sender.send(
+                request,
+                _wire.decipher_download_link,
+                timeout=timeout,
+                max_retries=max_retries,
+                end=end,
+            )
+
+        return fetch_link
 
     async def delete_file(
         self,
         file_id: str,
         *,
         idempotency_key: str | None = None,
-        timeout: float | None = None,
+        timeout: TimeoutSetting | None = None,
         max_retries: int | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Delete a file for good (``DELETE files/{file_id}``).
 
@@ -631,8 +794,10 @@ class AsyncClient:
         Args:
             file_id: The file's id.
             idempotency_key: The key to send (1 to 255 visible ASCII characters).
-            timeout: Per-attempt timeout.
+            timeout: Per-attempt time limits (seconds or a ``Timeout``).
             max_retries: Retry budget for this request.
+            deadline: Seconds the whole call may take, retries and their waits included;
+                ``None`` for no bound beyond ``timeout`` and ``max_retries``.
 
         Raises:
             ValueError: an argument is invalid; checked before any request.
@@ -646,7 +811,7 @@ class AsyncClient:
         key = _wire_files.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
         request = _wire_files.delete_request(checked_id, idempotency_key=key)
         await self._sender.send(
-            request, _wire.decipher_delete, **self._options(timeout, max_retries)
+            request, _wire.decipher_delete, **self._options(timeout, max_retries, deadline)
         )
 
     # --- bulk jobs -----------------------------------------------------------------------
@@ -822,13 +987,18 @@ class AsyncClient:
         )
 
     @staticmethod
-    def _options(timeout: float | None, max_retries: int | None) -> dict[str, Any]:
-        """The per-call overrides, checked, as keyword arguments for ``Transport.send``."""
+    def _options(
+        timeout: TimeoutSetting | None, max_retries: int | None, deadline: float | None = None
+    ) -> dict[str, Any]:
+        """The per-call overrides, checked, as keyword arguments for ``Sender.send``."""
         if timeout is not None:
-            check_timeout(timeout)
+            check_timeout_setting(timeout)
         if max_retries is not None:
             check_max_retries(max_retries)
-        return {"timeout": timeout, "max_retries": max_retries}
+        options: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries}
+        if deadline is not None:
+            options["deadline"] = check_timeout(deadline, "deadline")
+        return options
 
 
 # Exported from ``qoder_files``: tracebacks, reprs and the reference show that path.

@@ -18,7 +18,9 @@ QoderError
 │   ├── InternalServerError       500 and 502-599
 │   └── FeatureNotAvailableError  501 (feature, available_from)
 ├── APIConnectionError    network failure, reset, DNS, a body cut off mid-read
-│   └── APITimeoutError
+│   ├── APITimeoutError
+│   └── TransferInterruptedError  a stream cut off after bytes were handed out, or an
+│                                 upload from a one-pass source cut off after it started
 ├── InvalidResponseError  a complete 2xx body that is not the documented JSON, a body
 │                         over the size limit, an unexpected success status, an unsafe link
 ├── PaginationError       a repeated cursor, has_more without a cursor, endless empty pages
@@ -52,6 +54,7 @@ __all__ = [
     "QoderError",
     "RateLimitError",
     "RedirectError",
+    "TransferInterruptedError",
     "error_class_for_status",
 ]
 
@@ -185,6 +188,37 @@ class APIConnectionError(QoderError):
 
 class APITimeoutError(APIConnectionError):
     """One attempt took longer than the configured timeout."""
+
+
+class TransferInterruptedError(APIConnectionError):
+    """A content transfer broke where starting over would be wrong, so it was not retried.
+
+    Two cases: a stream (``stream_file``) cut off, stalled or past its deadline after some of
+    its bytes were already handed out (the caller may have forwarded them; a second copy from
+    the start would corrupt what the receiver sees), and an upload from a source that cannot
+    be read again (an async iterator, a pipe) that failed after its first byte was taken (the
+    server may or may not have stored it: look it up, or upload again with the same
+    ``idempotency_key``, which a server that stored it answers with the original file).
+
+    Attributes:
+        transferred: Bytes handed out (a stream) or taken from the source (an upload) before
+            the failure.
+        timed_out: Whether the failure was a time limit (a stall or the deadline) rather than
+            a broken connection.
+        request_id: The request id this SDK sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transferred: int,
+        timed_out: bool = False,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.transferred = transferred
+        self.timed_out = timed_out
 
 
 class InvalidResponseError(QoderError):

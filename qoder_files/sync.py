@@ -1,10 +1,11 @@
 """``Client``: the blocking twin of ``AsyncClient``, over one private event loop per client.
 
 This module owns ``Client`` and the generic forwarding that builds its methods from
-``AsyncClient``'s: ``_blocking`` for coroutine methods and ``_paging`` for listings, so no
-method body exists twice and each blocking method carries its async twin's signature and
-docstring. The event loop and thread (the portal, ``_portal``) and the blocking iteration of
-listings (``SyncPager`` and ``SyncScan``, ``_bridge``) live in modules of their own.
+``AsyncClient``'s: ``_blocking`` for coroutine methods, ``_paging`` for listings and
+``_streaming`` for file streams, so no method body exists twice and each blocking method
+carries its async twin's signature and docstring. The event loop and thread (the portal,
+``_portal``), the blocking iteration of listings (``SyncPager`` and ``SyncScan``, ``_bridge``)
+and of file content (``SyncFileStream``, ``_sync_stream``) live in modules of their own.
 
 Rules this module keeps: callers may already run an event loop of their own (Jupyter); many
 threads may share one client; a call made from the client's own loop thread raises
@@ -28,12 +29,15 @@ from ._public import publish
 from ._retry import RetryPolicy
 from ._seam import AsyncTransport
 from ._sender import DEFAULT_MAX_RESPONSE_BYTES
+from ._stream import AsyncFileStream
+from ._sync_stream import SyncFileStream
+from ._timeout import Timeout
 from .client import AsyncClient
 
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["Client", "SyncPager", "SyncScan"]
+__all__ = ["Client", "SyncFileStream", "SyncPager", "SyncScan"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -41,16 +45,26 @@ S = TypeVar("S", bound=BatchSource)
 L = TypeVar("L", SyncPager, SyncScan)
 
 
-# How an async pager method's docstring reads for its blocking twin.
+# How an async pager or stream method's docstring reads for its blocking twin.
 _SYNC_WORDING = (
     ("An ``AsyncPager``", "A ``SyncPager``"),
     ("An ``AsyncScan``", "A ``SyncScan``"),
+    ("An ``AsyncFileStream``", "A ``SyncFileStream``"),
     ("``async for``, ``.batches()``", "``for``"),
     ("AsyncPager", "SyncPager"),
     ("AsyncScan", "SyncScan"),
+    ("AsyncFileStream", "SyncFileStream"),
     ("async for", "for"),
     ("async with", "with"),
+    ("an async context manager", "a context manager"),
 )
+
+
+def _reword(forward: Callable[..., Any]) -> None:
+    doc = forward.__doc__ or ""
+    for old, new in _SYNC_WORDING:
+        doc = doc.replace(old, new)
+    forward.__doc__ = doc
 
 
 def _adopt(forward: Callable[..., Any], method: Callable[..., Any], *, returns: str = "") -> None:
@@ -100,10 +114,25 @@ def _paging(
         return bridge(portal, portal.call(open_source()))
 
     _adopt(forward, method, returns=bridge.__name__)
-    doc = forward.__doc__ or ""
-    for old, new in _SYNC_WORDING:
-        doc = doc.replace(old, new)
-    forward.__doc__ = doc
+    _reword(forward)
+    return forward
+
+
+def _streaming(
+    method: Callable[Concatenate[AsyncClient, P], AsyncFileStream],
+) -> Callable[Concatenate[Client, P], SyncFileStream]:
+    """Make the blocking twin of an ``AsyncClient`` method that returns an ``AsyncFileStream``.
+
+    The arguments are checked here, on the caller's thread; nothing touches the loop until
+    the stream's block is entered.
+    """
+
+    def forward(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> SyncFileStream:
+        portal, client = self._runner.enter()
+        return SyncFileStream(portal, method(client, *args, **kwargs))
+
+    _adopt(forward, method, returns="SyncFileStream")
+    _reword(forward)
     return forward
 
 
@@ -119,7 +148,9 @@ class Client:
             variable.
         base_url: The API root. Defaults to ``QODER_BASE_URL``, then
             ``https://openapi.qoder.sh/api/v1/cloud``. Plain ``http`` only to loopback hosts.
-        timeout: Seconds allowed for one attempt of one request.
+        timeout: Time limits of one attempt of one request: seconds, or a ``Timeout``. Seconds
+            bound an API call's whole attempt, and a content transfer's connecting and each
+            wait for bytes (never the whole transfer).
         max_retries: How many times a failed request is retried (not counting the first try).
         rate_limit: Requests per second shared by everything this client sends, or ``None``.
         retry: Backoff and ``Retry-After`` settings; ``None`` for the defaults.
@@ -149,7 +180,7 @@ class Client:
         token: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | Timeout = 30.0,
         max_retries: int = 2,
         rate_limit: float | None = None,
         retry: RetryPolicy | None = None,
@@ -214,6 +245,7 @@ class Client:
     upload_file = _blocking(AsyncClient.upload_file)
     get_download_url = _blocking(AsyncClient.get_download_url)
     download_file = _blocking(AsyncClient.download_file)
+    stream_file = _streaming(AsyncClient.stream_file)
     delete_file = _blocking(AsyncClient.delete_file)
     delete_files = _blocking(AsyncClient.delete_files)
     mirror = _blocking(AsyncClient.mirror)

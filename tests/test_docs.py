@@ -2,7 +2,9 @@
 
 Each ```python block runs in a fresh interpreter against its own running emulator, found
 through ``QODER_PAT`` and ``QODER_BASE_URL`` as a reader's shell would provide them. A block
-that defines ``test_*`` functions is run by pytest instead, with the package's fixtures.
+that defines ``test_*`` functions is run by pytest instead, with the package's fixtures. A
+block that includes a file (``--8<-- "path"``, as the docs site does) runs that file's text, and
+the example modules of ``docs/examples`` are importable, as they would be from a reader's copy.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from qoder_files.testing import FilesEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
+EXAMPLES = ROOT / "docs" / "examples"
 PYTHON_BLOCK = re.compile(r"^```python[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+INCLUDE = re.compile(r'^--8<-- "([^"]+)"\n', re.MULTILINE)
 EMULATOR_FILES = 300
 
 
@@ -32,7 +36,8 @@ def python_examples() -> Iterator[Any]:
         for match in PYTHON_BLOCK.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
             name = f"{document.relative_to(ROOT).as_posix()}:{line}"
-            yield pytest.param(match.group(1), id=name)
+            code = INCLUDE.sub(lambda m: (ROOT / m.group(1)).read_text(encoding="utf-8"), match[1])
+            yield pytest.param(code, id=name)
 
 
 def plugin_installed() -> bool:
@@ -46,7 +51,8 @@ def reader_env() -> Iterator[dict[str, str]]:
     emulator.seed(EMULATOR_FILES)
     with emulator.serve_in_thread() as base_url:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("QODER_", "PYTEST_"))}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        paths = [str(ROOT), str(EXAMPLES), env.get("PYTHONPATH")]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
         env["QODER_PAT"] = emulator.token
         env["QODER_BASE_URL"] = base_url
         yield env
@@ -77,7 +83,7 @@ def test_python_example_runs(code: str, reader_env: dict[str, str], tmp_path: Pa
 def test_there_are_examples_in_every_page() -> None:
     pages_with_examples = {p.split(":")[0] for p in (e.id for e in python_examples())}
     expected = {"README.md", "docs/index.md", "docs/listing.md", "docs/sync.md"}
-    expected |= {"docs/errors.md", "docs/testing.md"}
+    expected |= {"docs/errors.md", "docs/testing.md", "docs/timeouts.md", "docs/webapps.md"}
     assert expected <= pages_with_examples
 
 

@@ -19,7 +19,9 @@ EXPECTED = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AsyncBody",
     "AsyncClient",
+    "AsyncFileStream",
     "AsyncPager",
     "AsyncScan",
     "AsyncTransport",
@@ -54,8 +56,11 @@ EXPECTED = [
     "RedirectError",
     "RetryPolicy",
     "Scope",
+    "SyncFileStream",
     "SyncPager",
     "SyncScan",
+    "Timeout",
+    "TransferInterruptedError",
     "__version__",
     "converter",
     "inventory_stats",
@@ -95,6 +100,10 @@ def test_every_name_resolves(name: str) -> None:
         "qoder_files._mirror",
         "qoder_files._sender",
         "qoder_files._seam",
+        "qoder_files._content",
+        "qoder_files._stream",
+        "qoder_files._sync_stream",
+        "qoder_files._timeout",
         "qoder_files._wire",
         "qoder_files._wire_files",
     ],
@@ -139,8 +148,10 @@ def test_a_direct_import_reports_the_public_path_too() -> None:
         "from qoder_files.sync import Client, SyncPager, SyncScan\n"
         "from qoder_files.pager import AsyncPager\n"
         "from qoder_files._scan import AsyncScan\n"
+        "from qoder_files._stream import AsyncFileStream\n"
+        "from qoder_files._sync_stream import SyncFileStream\n"
         "print(sorted({c.__module__ for c in (AsyncClient, Client, SyncPager, SyncScan,"
-        " AsyncPager, AsyncScan)}))\n"
+        " AsyncPager, AsyncScan, AsyncFileStream, SyncFileStream)}))\n"
         "print(Client.list_files.__module__, Client.close.__module__)\n"
     )
     result = subprocess.run(

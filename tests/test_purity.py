@@ -22,6 +22,7 @@ PURE = [
     "qoder_files._cursor",
     "qoder_files._retry",
     "qoder_files._seam",
+    "qoder_files._timeout",
 ]
 
 

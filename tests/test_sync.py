@@ -709,7 +709,7 @@ def test_a_listing_whose_loop_task_is_cancelled_raises_instead_of_hanging(
 
     async def cancel_the_pump() -> None:
         for task in asyncio.all_tasks():
-            if task.get_coro().__qualname__ == "_Pump._run":  # type: ignore[union-attr]
+            if task.get_coro().__qualname__ == "Pump._run":  # type: ignore[union-attr]
                 task.cancel()
 
     seen: list[File] = []

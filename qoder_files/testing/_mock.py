@@ -4,8 +4,10 @@
 downloads included, to ``handler``; nothing touches the network and aiohttp is never loaded.
 The handler gets the ``HTTPRequest`` exactly as the SDK would put it on the wire (URL, query,
 headers with the token, multipart parts) and returns a ``MockResponse``, either directly or
-from a coroutine. Raising ``APIConnectionError`` (or ``APITimeoutError``) from the handler
-stands for a network failure, which the client retries like a real one.
+from a coroutine. An upload part streamed from an async source (an ``AsyncBody``) is read
+first, as a network transport would send it, and handed to the handler as ``bytes``.
+Raising ``APIConnectionError`` (or ``APITimeoutError``) from the handler stands for a network
+failure, which the client retries like a real one.
 
 Everything above the seam runs for real: retries, backoff (with an injected sleep), error
 mapping, decoding and paging.
@@ -18,9 +20,10 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+import attrs
 from multidict import CIMultiDict
 
-from qoder_files._seam import HTTPRequest
+from qoder_files._seam import AsyncBody, HTTPRequest
 from qoder_files.errors import APIConnectionError
 
 __all__ = ["MockResponse", "MockTransport"]
@@ -87,6 +90,18 @@ class MockResponse:
         self.closed = True
 
 
+async def _read(field: Any) -> Any:
+    """A form field with an ``AsyncBody`` value read into ``bytes``; others as they are."""
+    if not isinstance(field.value, AsyncBody):
+        return field
+    try:
+        content = b"".join([chunk async for chunk in field.value])
+    except Exception as exc:
+        # What a network transport does with a body that failed while it was being sent.
+        raise APIConnectionError(f"the request body could not be sent ({exc})") from exc
+    return attrs.evolve(field, value=content)
+
+
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
@@ -101,7 +116,7 @@ class MockTransport:
         handler: Takes an ``HTTPRequest``; returns a ``MockResponse`` or an awaitable of one.
 
     Attributes:
-        requests: Every request handled, in order.
+        requests: Every request handled, in order (streamed upload parts as ``bytes``).
         closed: Whether the client closed the transport.
     """
 
@@ -112,6 +127,8 @@ class MockTransport:
 
     async def handle(self, request: HTTPRequest) -> MockResponse:
         """Record ``request`` and return the handler's response."""
+        if request.form is not None and any(isinstance(f.value, AsyncBody) for f in request.form):
+            request = attrs.evolve(request, form=tuple([await _read(f) for f in request.form]))
         self.requests.append(request)
         response = self._handler(request)
         if inspect.isawaitable(response):
