@@ -224,7 +224,7 @@ class AsyncClient:
         max_items: int | None = None,
         name: str | None = None,
         scope_id: str | None = None,
-        timeout: float | None = None,
+        timeout: TimeoutSetting | None = None,
         max_retries: int | None = None,
     ) -> AsyncPager:
         """List the account's files, newest first, across as many pages as needed.
@@ -266,7 +266,7 @@ class AsyncClient:
         before: str | None = None,
         name: str | None = None,
         scope_id: str | None = None,
-        timeout: float | None = None,
+        timeout: TimeoutSetting | None = None,
         max_retries: int | None = None,
     ) -> Page[File]:
         """Fetch one page, as the server sent it.
@@ -305,7 +305,7 @@ class AsyncClient:
         max_items: int | None = None,
         name: str | None = None,
         scope_id: str | None = None,
-        timeout: float | None = None,
+        timeout: TimeoutSetting | None = None,
         max_retries: int | None = None,
     ) -> _scan.AsyncScan:
         """List every file fast: one cursor per purpose, run concurrently, merged newest first.
@@ -375,7 +375,7 @@ class AsyncClient:
         return scan
 
     def _page_fetcher(
-        self, timeout: float | None, max_retries: int | None
+        self, timeout: TimeoutSetting | None, max_retries: int | None
     ) -> Callable[[Request], Awaitable[Page[File]]]:
         """How every listing call fetches a page, with its overrides (checked here, once)."""
         options = self._options(timeout, max_retries)
@@ -825,7 +825,7 @@ class AsyncClient:
         scope_id: str | None = None,
         concurrency: int = 8,
         progress: Callable[[MirrorEvent], object] | None = None,
-        timeout: float | None = None,
+        timeout: TimeoutSetting | None = None,
         max_retries: int | None = None,
     ) -> MirrorSummary:
         """Download every downloadable file into ``dest_dir``, and keep it current on re-runs.
@@ -884,7 +884,7 @@ class AsyncClient:
         *,
         concurrency: int = 8,
         progress: Callable[[str, str], object] | None = None,
-        timeout: float | None = None,
+        timeout: TimeoutSetting | None = None,
         max_retries: int | None = None,
     ) -> DeleteSummary:
         """Delete many files concurrently; a file already gone (404) counts as done.
@@ -922,7 +922,7 @@ class AsyncClient:
         path: str | os.PathLike[str],
         *,
         full: bool = False,
-        timeout: float | None = None,
+        timeout: TimeoutSetting | None = None,
         max_retries: int | None = None,
     ) -> InventorySummary:
         """Bring a local SQLite inventory of the account's files up to date.
