@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from ._public import publish
 from ._wire import FormField
 
 __all__ = ["AsyncTransport", "HTTPRequest", "HTTPResponse"]
@@ -108,3 +109,7 @@ class AsyncTransport(Protocol):
     async def aclose(self) -> None:
         """Release every connection this transport holds (idempotent)."""
         ...
+
+
+# Exported from ``qoder_files``: tracebacks, reprs, pickles and the reference show that path.
+publish("qoder_files", globals(), __all__)
