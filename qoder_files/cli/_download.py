@@ -172,7 +172,8 @@ class _Download:
         if self.single and file.size_bytes >= LARGE_DOWNLOAD and is_terminal(sys.stderr):
             from ._progress import ProgressLine  # noqa: PLC0415
 
-            progress = ProgressLine(sys.stderr, target.name, total=file.size_bytes, unit="bytes")
+            label = file.filename  # shown as visible text, never interpreted
+            progress = ProgressLine(sys.stderr, label, total=file.size_bytes, unit="bytes")
         save_content(self.client, file_id, target, progress)
         return target, file.size_bytes
 
