@@ -112,11 +112,15 @@ class Options:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(SafeLog("qoder-files: %(levelname)s %(message)s"))
         logger = logging.getLogger("qoder_files")
+        level = logger.level
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
-        click.get_current_context().find_root().call_on_close(
-            lambda: logger.removeHandler(handler)
-        )
+
+        def restore() -> None:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+        click.get_current_context().find_root().call_on_close(restore)
 
 
 def _stdin_ids() -> list[str]:
