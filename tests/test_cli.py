@@ -16,14 +16,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner, Result
 
 import qoder_files
 from qoder_files import Client, __version__
-from qoder_files.cli import _context, _download, _emulator, _listing, _render
-from qoder_files.cli import main
+from qoder_files.cli import _context, _download, _emulator, _listing, _render, main
 from qoder_files.testing import Fault, FilesEmulator
 
 Served = tuple[FilesEmulator, str]

@@ -69,7 +69,12 @@ def test_a_listing_that_fails_on_its_third_page_keeps_two_and_says_how_to_resume
     emulator.add_fault(Fault.error(503), route="list", start=3)
     args = ("--max-retries", "0", "ls", "--limit", "10", "--format", output_format)
     done = subprocess.run(
-        cli(*args, served=served), capture_output=True, text=True, env=environment(), timeout=60
+        cli(*args, served=served),
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 1
     written = rows_of(output_format, done.stdout)
@@ -86,6 +91,7 @@ def test_a_listing_that_fails_on_its_third_page_keeps_two_and_says_how_to_resume
         text=True,
         env=environment(),
         timeout=60,
+        check=False,
     )
     assert rest.returncode == 0, rest.stderr
     assert written + rows_of(output_format, rest.stdout) == emulator.ids()
@@ -101,6 +107,7 @@ def test_a_backward_listing_resumes_with_before(served: Served) -> None:
         text=True,
         env=environment(),
         timeout=60,
+        check=False,
     )
     assert done.returncode == 1
     ids = [json.loads(line)["file_id"] for line in done.stdout.splitlines()]
@@ -124,7 +131,7 @@ def test_ctrl_c_exits_130_with_a_valid_document_and_the_hint(
     ) as process:
         assert process.stdout is not None
         assert process.stderr is not None
-        seen = []
+        seen: list[str] = []
         while len(seen) < 20:  # two pages: 20 JSON lines, or "[" and 19 whole items of JSON
             seen.append(process.stdout.readline())
         process.send_signal(signal.SIGINT)
@@ -136,7 +143,8 @@ def test_ctrl_c_exits_130_with_a_valid_document_and_the_hint(
     assert written == emulator.ids()[:20]
     assert stderr.splitlines() == [
         "qoder-files: interrupted",
-        f"qoder-files: 20 files written; to resume, run the same command with --after {written[-1]}",
+        "qoder-files: 20 files written; to resume, run the same command with "
+        f"--after {written[-1]}",
     ]
 
 
@@ -183,15 +191,25 @@ def test_completion_prints_a_script_for_each_shell() -> None:
         assert "_QODER_FILES_COMPLETE" in script
         assert "aiohttp" not in modules
     done = subprocess.run(
-        cli("completion", "tcsh"), capture_output=True, text=True, env=environment()
+        cli("completion", "tcsh"),
+        capture_output=True,
+        text=True,
+        env=environment(),
+        check=False,
     )
     assert done.returncode == 2
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_completion_completes_commands_and_options() -> None:
-    env = environment(_QODER_FILES_COMPLETE="bash_complete", COMP_WORDS="qoder-files l", COMP_CWORD="1")
+    env = environment(
+        _QODER_FILES_COMPLETE="bash_complete", COMP_WORDS="qoder-files l", COMP_CWORD="1"
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "qoder_files"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "qoder_files"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert "plain,ls" in done.stdout.split()

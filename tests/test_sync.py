@@ -787,11 +787,11 @@ def test_batches_hand_out_a_page_at_a_time_in_the_order_of_travel(
     pager = client.list_files(limit=7, max_items=30)
     batches = [ids(batch) for batch in pager.batches()]
     assert [len(batch) for batch in batches] == [7, 7, 7, 7, 2]
-    assert sum(batches, []) == emulator.ids()[:30]
+    assert [i for batch in batches for i in batch] == emulator.ids()[:30]
     assert pager.cursor == emulator.ids()[29]
     backward = client.list_files(before=emulator.ids()[10], limit=4)
-    assert sum((ids(batch) for batch in backward.batches()), []) == emulator.ids()[:10][::-1]
+    assert [f.file_id for b in backward.batches() for f in b] == emulator.ids()[:10][::-1]
     scan = client.scan_files(limit=5, max_items=12)
-    assert sum((ids(batch) for batch in scan.batches()), []) == emulator.ids()[:12]
+    assert [f.file_id for batch in scan.batches() for f in batch] == emulator.ids()[:12]
     with pytest.raises(RuntimeError, match="only once"):
         scan.batches()

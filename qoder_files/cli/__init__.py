@@ -117,6 +117,7 @@ class _Group(click.Group):
 @click.pass_context
 def main(
     ctx: click.Context,
+    *,
     token: str | None,
     base_url: str | None,
     timeout: float,

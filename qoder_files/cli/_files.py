@@ -117,7 +117,9 @@ def _parse_metadata(ctx: click.Context, param: click.Parameter, value: str | Non
 @click.command("upload")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
-    "--purpose", type=click.Choice(PURPOSES), help="The file's purpose (server default user_upload)."
+    "--purpose",
+    type=click.Choice(PURPOSES),
+    help="The file's purpose (server default user_upload).",
 )
 @click.option("--metadata", metavar="JSON", callback=_parse_metadata, help="A JSON object.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the new file's id.")

@@ -24,9 +24,8 @@ from ._render import is_terminal, stdout_bytes
 if TYPE_CHECKING:
     from qoder_files.sync import SyncPager, SyncScan
 
-    from ._writers import Writer
-
     from ._progress import ProgressLine
+    from ._writers import Writer
 
 __all__ = ["COMMANDS", "PROGRESS_AFTER", "parse_fields"]
 

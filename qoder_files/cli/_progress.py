@@ -12,7 +12,7 @@ import time
 from typing import IO, Any
 
 from ._render import visible
-from ._table import truncate, cell_width, human_size
+from ._table import cell_width, human_size, truncate
 
 __all__ = ["ProgressLine"]
 

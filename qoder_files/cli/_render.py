@@ -20,7 +20,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from qoder_files.models import File
@@ -108,7 +108,7 @@ def stdout_bytes() -> IO[bytes]:
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is not None:
         return buffer  # type: ignore[no-any-return]
-    return _TextSink(sys.stdout)  # an in-memory text stream (tests, notebooks)
+    return cast("IO[bytes]", _TextSink(sys.stdout))  # an in-memory text stream (tests)
 
 
 class _TextSink:
@@ -139,7 +139,7 @@ def _identity_write(write: Callable[[Any], Any]) -> bool:
     probe = object()
     try:
         return write(probe) is probe
-    except Exception:  # noqa: BLE001 - a writer that refuses the probe is not the identity
+    except Exception:
         return False
 
 

@@ -117,6 +117,10 @@ def _field_text(value: Any) -> str:
     return visible(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
+def _field_cell(key: str) -> Callable[[dict[str, Any]], str]:
+    return lambda wire: _field_text(wire.get(key))
+
+
 class TableWriter:
     """Writes files as a table to ``out``, one write per page.
 
@@ -147,9 +151,7 @@ class TableWriter:
             wide = self._width is None or self._width >= WIDE_TERMINAL
             return _default_columns(wide)
         assert self._encoder is not None
-        columns = [
-            _Column(key.upper(), lambda w, key=key: _field_text(w.get(key))) for key in self._fields
-        ]
+        columns = [_Column(key.upper(), _field_cell(key)) for key in self._fields]
         wires = [self._encoder.wire(file) for file in files]
         for column in columns[:-1]:
             longest = max((cell_width(column.cell(w)) for w in wires), default=0)
