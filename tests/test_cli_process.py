@@ -26,7 +26,7 @@ Served = tuple[FilesEmulator, str]
 
 
 def environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QODER_", "COVERAGE_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QODER_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return {**env, **extra}
 
