@@ -139,16 +139,26 @@ def test_ls_table_when_asked_for_on_a_pipe(served: Served) -> None:
     assert "1 file" in result.stdout
 
 
-def test_long_listing_shows_progress_on_a_terminal(
-    served: Served, terminal: None, monkeypatch: pytest.MonkeyPatch
+def test_long_listing_to_a_pipe_shows_progress_on_the_terminal(
+    served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emulator, _ = served
     monkeypatch.setattr(_listing, "PROGRESS_AFTER", 25)
+    monkeypatch.setattr("qoder_files.cli._progress.REDRAW_EVERY", 0.0)
+    # stdout is a pipe, stderr a terminal: rows go to the pipe, progress to the terminal
+    monkeypatch.setattr(_render, "_is_terminal", lambda stream: stream is sys.stderr)
     result = against(served, "ls", "--format", "jsonl", "--limit", "10")
     assert result.exit_code == 0, result.output
     assert file_ids(result) == emulator.ids()
+    assert "\rListing  120 files" in result.stderr
+    assert result.stderr.endswith("\r")  # the line is erased at the end
+    assert "\x1b" not in result.stderr
     short = against(served, "ls", "--format", "jsonl", "--max-items", "5")
     assert len(file_ids(short)) == 5
+    assert short.stderr == ""
+    monkeypatch.setattr(_render, "_is_terminal", lambda stream: True)
+    on_terminal = against(served, "ls", "--format", "jsonl", "--limit", "10")
+    assert on_terminal.stderr == ""  # the rows themselves show the progress
 
 
 # --- exit codes -----------------------------------------------------------------------------

@@ -93,10 +93,11 @@ def get_command(options: Options, ids: tuple[str, ...], concurrency: int) -> Non
     encoder = WireEncoder(use_orjson=False)
     done = failed = 0
     for _, file, error in run_each(checked, client.get_file, concurrency):
-        if error is not None or file is None:
-            report(error or ValueError("no file"))
+        if error is not None:
+            report(error)
             failed += 1
             continue
+        assert file is not None  # run_each hands back a result or an error
         echo_json(encoder.wire(file), pretty=len(checked) == 1)
         done += 1
     summary(done, failed, "shown")

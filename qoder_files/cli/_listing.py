@@ -128,7 +128,8 @@ def _progress_line(max_items: int | None) -> ProgressLine | None:
 def _stream(listing: SyncPager | SyncScan, writer: Writer, resume: _Resume) -> None:
     """Write every page of ``listing``; on an early stop, finish, say how to resume, exit."""
     progress = _progress_line(resume.max_items)
-    ctx = click.get_current_context()
+    interrupted = False
+    stopped: Exception | None = None
     try:
         with _Interrupts() as interrupts, listing:
             for batch in listing.batches():
@@ -139,11 +140,8 @@ def _stream(listing: SyncPager | SyncScan, writer: Writer, resume: _Resume) -> N
                         resume.last = batch[-1].file_id
                 if progress is not None and resume.written >= PROGRESS_AFTER:
                     progress.update(resume.written)
-        if progress is not None:
-            progress.close()
-        writer.finish()
     except KeyboardInterrupt:
-        _stop(ctx, writer, resume, progress, None)
+        interrupted = True
     except BrokenPipeError:
         raise
     except Exception as error:
@@ -151,19 +149,16 @@ def _stream(listing: SyncPager | SyncScan, writer: Writer, resume: _Resume) -> N
 
         if not isinstance(error, QoderError | OSError):
             raise
-        _stop(ctx, writer, resume, progress, error)
-
-
-def _stop(
-    ctx: click.Context,
-    writer: Writer,
-    resume: _Resume,
-    progress: ProgressLine | None,
-    error: BaseException | None,
-) -> None:
+        stopped = error
     if progress is not None:
         progress.close()
-    writer.finish()
+    writer.finish()  # once, however the listing ended: the document is complete
+    if interrupted or stopped is not None:
+        _stopped(resume, stopped)
+
+
+def _stopped(resume: _Resume, error: Exception | None) -> None:
+    """Say why the listing stopped early and how to resume it, then exit 130 or 1."""
     if error is None:
         click.echo("qoder-files: interrupted", err=True)
     else:
@@ -171,7 +166,7 @@ def _stop(
     hint = resume.hint()
     if hint is not None:
         click.echo(hint, err=True)
-    ctx.exit(130 if error is None else 1)
+    click.get_current_context().exit(130 if error is None else 1)
 
 
 @click.command("ls")
