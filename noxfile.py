@@ -70,7 +70,7 @@ def bench(session: nox.Session) -> None:
     Prints the figures and PASS/FAIL per bar and always exits 0 when it completes (shared
     machines are noisy); JSON results go to ``benchmarks/results/``.
     """
-    session.install("-e", ".[speedups]", *group("bench"))
+    session.install("-e", ".[cli,speedups]", *group("bench"))
     session.run("python", "benchmarks/bench.py", *session.posargs)
 
 

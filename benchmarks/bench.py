@@ -15,6 +15,9 @@ pre-rendered (so the server costs the same for every contender and is never the 
 - streaming: one 100 MiB file's content on loopback (``blobserver.py``), read in 64 KiB chunks
   by a hand-written aiohttp loop (the baseline), ``AsyncClient.stream_file`` and the blocking
   ``Client.stream_file``.
+- command line (``cli_bench.py``): ``qoder-files ls --format jsonl`` of 100,000 files against a
+  hand-written aiohttp + orjson script, ``qoder-files --help`` against ``python -c pass``, and
+  the delay from the first page to the first row of a 30,000-row table on a terminal.
 
 It prints a table and PASS/FAIL per bar, writes the figures as JSON to ``benchmarks/results/``,
 and exits 0 either way: shared machines are noisy, so the numbers are for people to read.
@@ -47,6 +50,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
+import cli_bench  # noqa: E402
 import contenders  # noqa: E402
 import pageserver  # noqa: E402
 
@@ -87,10 +91,22 @@ def blob_server(mb: int) -> Iterator[str]:
 @contextlib.contextmanager
 def page_server(files: int, *, latency: float = 0.0, purposes: bool = True) -> Iterator[str]:
     """Run ``pageserver.py`` in its own process; yield its base URL once it is serving."""
+    with stamped_page_server(files, latency=latency, purposes=purposes, stamp=False) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def stamped_page_server(
+    files: int, *, latency: float = 0.0, purposes: bool = True, stamp: bool = True
+) -> Iterator[tuple[str, Callable[[], float]]]:
+    """``page_server``, also yielding a function that waits for the next walk's first page
+    to leave the server and returns when it did (``time.time()``)."""
     command = [sys.executable, str(HERE / "pageserver.py"), "--files", str(files)]
     command += ["--latency", str(latency), "--token", TOKEN]
     if not purposes:
         command.append("--no-purposes")
+    if stamp:
+        command.append("--stamp")
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=child_env()
     )
@@ -99,7 +115,12 @@ def page_server(files: int, *, latency: float = 0.0, purposes: bool = True) -> I
         line = process.stdout.readline()
         if not line.startswith("READY "):
             raise RuntimeError(f"the page server did not start (exit code {process.poll()})")
-        yield line.split()[1]
+        stdout = process.stdout
+
+        def next_stamp() -> float:
+            return float(stdout.readline().split()[1])
+
+        yield line.split()[1], next_stamp
     finally:
         assert process.stdin is not None
         process.stdin.close()  # the server stops when its stdin closes
@@ -257,6 +278,30 @@ def run_memory(small: int, large: int, repeat: int) -> dict[str, dict[str, Any]]
     return found
 
 
+def run_cli(files: int, repeat: int, startup_runs: int, table_files: int) -> dict[str, Any]:
+    print(f"command line: ls of {files:,} files, {repeat} rounds", file=sys.stderr)
+    with page_server(files, purposes=False) as base_url:
+        listing = cli_bench.run_listing(base_url, TOKEN, files, repeat, child_env())
+    print(f"command line: --help, {startup_runs} runs", file=sys.stderr)
+    startup = cli_bench.run_startup(child_env(), startup_runs)
+    print(f"command line: first row of a {table_files:,}-row table", file=sys.stderr)
+    delays = []
+    with stamped_page_server(table_files, purposes=False) as (base_url, next_stamp):
+        for _ in range(3):
+            delay, rows = cli_bench.first_row_delay(base_url, TOKEN, next_stamp, child_env())
+            if rows != table_files:
+                raise AssertionError(f"the table showed {rows} of {table_files} rows")
+            delays.append(delay)
+    return {
+        "files": files,
+        "listing": listing,
+        "startup": startup,
+        "table_files": table_files,
+        "first_row_s": delays,
+        "first_row_median_s": statistics.median(delays),
+    }
+
+
 @dataclass
 class Bar:
     name: str
@@ -306,8 +351,13 @@ def main() -> int:
     parser.add_argument("--memory-base", type=int, default=10_000, help="the small listing")
     parser.add_argument("--memory-repeat", type=int, help="probes per size and mode (3)")
     parser.add_argument("--stream-mb", type=int, default=100, help="MiB streamed (100)")
+    parser.add_argument("--cli-files", type=int, default=100_000, help="files for the CLI listing")
+    parser.add_argument("--table-files", type=int, default=30_000, help="rows of the CLI table")
     parser.add_argument(
-        "--skip", action="append", default=[], choices=("latency", "memory", "streaming")
+        "--skip",
+        action="append",
+        default=[],
+        choices=("latency", "memory", "streaming", "cli", "bulk"),
     )
     parser.add_argument("--output", type=Path, default=HERE / "results")
     args = parser.parse_args()
@@ -329,6 +379,9 @@ def main() -> int:
     streaming = None
     if "streaming" not in args.skip:
         streaming = run_streaming(args.stream_mb, repeat)
+    cli = None
+    if "cli" not in args.skip:
+        cli = run_cli(args.cli_files, repeat, 10 if args.quick else 30, args.table_files)
 
     baseline = throughput["loop_json"]
     print()
@@ -377,6 +430,21 @@ def main() -> int:
                 f"  {contender.label:<40} {contender.wall_median:8.3f} s {rate:8.0f} MB/s"
                 f"   {contender.wall_median / loop.wall_median:.2f}x"
             )
+    if cli is not None:
+        script = cli["listing"]["script"]["wall_median_s"]
+        command = cli["listing"]["cli"]["wall_median_s"]
+        startup = cli["startup"]
+        print()
+        print(f"Command line: {cli['files']:,} files as JSON lines, median of {repeat} rounds")
+        print(f"  {'hand-written aiohttp + orjson script':<40} {script:8.3f} s")
+        print(f"  {'qoder-files ls --format jsonl':<40} {command:8.3f} s   {command / script:.2f}x")
+        print(f"  {'python -c pass':<40} {startup['python_s']:8.3f} s")
+        help_ratio = startup["help_s"] / startup["python_s"]
+        print(f"  {'qoder-files --help':<40} {startup['help_s']:8.3f} s   {help_ratio:.2f}x")
+        print(
+            f"  {'first row of a ' + format(cli['table_files'], ',') + '-row table':<40}"
+            f" {cli['first_row_median_s']:8.3f} s after the first page"
+        )
 
     def wall(group: dict[str, Contender], key: str) -> float | None:
         return group[key].wall_median if key in group else None
@@ -424,6 +492,28 @@ def main() -> int:
             else streaming["stream_file"].wall_median / streaming["hand_stream"].wall_median,
         )
     )
+    if cli is not None:
+        listing = cli["listing"]
+        first_row = cli["first_row_median_s"]
+        bars += [
+            ratio_bar(
+                "qoder-files ls jsonl wall / hand-written script",
+                1.5,
+                listing["cli"]["wall_median_s"] / listing["script"]["wall_median_s"],
+            ),
+            ratio_bar(
+                "qoder-files --help wall / python -c pass",
+                8.0,
+                cli["startup"]["help_s"] / cli["startup"]["python_s"],
+            ),
+            Bar(
+                f"{cli['table_files']:,}-row table: first row after first page",
+                "<= 1 s",
+                first_row,
+                first_row <= 1.0,
+                f"{first_row:.3f} s",
+            ),
+        ]
     print()
     print("Bars")
     for bar in bars:
@@ -447,6 +537,7 @@ def main() -> int:
         "latency": None if latency is None else {k: c.as_json() for k, c in latency.items()},
         "memory": memory,
         "streaming": None if streaming is None else {k: c.as_json() for k, c in streaming.items()},
+        "cli": cli,
         "bars": [
             {"name": b.name, "bar": b.limit, "value": b.value, "passed": b.passed} for b in bars
         ],

@@ -24,6 +24,7 @@ import json
 import random
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import parse_qsl
@@ -93,6 +94,8 @@ def build_pages(n: int, *, purposes: bool = True, chunk: int = 20_000) -> dict[P
     pages: dict[PageKey, bytes] = {}
     everything.reverse()
     pages.update(_walk_pages(everything, None))
+    # The one-file page a client asks for to learn the server's API generation.
+    pages[(None, 1, None)] = _envelope(everything[:1], len(everything) > 1)
     del everything
     if purposes:
         for purpose, files in by_purpose.items():
@@ -116,8 +119,11 @@ def _error(status: int, reason: bytes, kind: str, message: str, rid: bytes | Non
 class PageProtocol(asyncio.Protocol):
     """HTTP/1.1 keep-alive, one request at a time per connection (as clients use it)."""
 
-    def __init__(self, pages: dict[PageKey, bytes], token: str, latency: float) -> None:
+    def __init__(
+        self, pages: dict[PageKey, bytes], token: str, latency: float, stamp: bool = False
+    ) -> None:
         self.pages = pages
+        self.stamp = stamp
         self.auth = f"Bearer {token}".encode()
         self.latency = latency
         self.buffer = b""
@@ -132,6 +138,9 @@ class PageProtocol(asyncio.Protocol):
         while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
             head, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
             answer = self.answer(head)
+            if self.stamp and b"after=" not in head.split(b"\r\n", 1)[0]:
+                # The first page of a walk: say when it leaves, for the first-row benchmark.
+                print(f"FIRST {time.time():.6f}", flush=True)
             if self.latency:
                 asyncio.get_running_loop().call_later(self.latency, self.write, answer)
             else:
@@ -177,11 +186,16 @@ class PageProtocol(asyncio.Protocol):
         return _response(200, b"OK", body, rid)
 
 
-async def serve(pages: dict[PageKey, bytes], *, token: str, latency: float, port: int) -> None:
-    """Serve until stdin closes (the parent went away) and print ``READY <base_url>``."""
+async def serve(
+    pages: dict[PageKey, bytes], *, token: str, latency: float, port: int, stamp: bool = False
+) -> None:
+    """Serve until stdin closes (the parent went away) and print ``READY <base_url>``.
+
+    With ``stamp``, also print ``FIRST <unix time>`` as the first page of each walk is sent.
+    """
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: PageProtocol(pages, token, latency), "127.0.0.1", port
+        lambda: PageProtocol(pages, token, latency, stamp), "127.0.0.1", port
     )
     bound = server.sockets[0].getsockname()[1]
     print(f"READY http://127.0.0.1:{bound}{API_PREFIX.decode()}", flush=True)
@@ -207,7 +221,10 @@ def check_against_emulator(n: int = 2_345, chunk: int = 700) -> None:
         emulator.seed(n)
         headers = {"Authorization": f"Bearer {emulator.token}"}
         async with emulator.serve() as url, aiohttp.ClientSession(headers=headers) as http:
-            checked = 0
+            async with http.get(f"{url}/files", params={"limit": "1"}) as response:
+                if pages.get((None, 1, None)) != await response.read():
+                    raise AssertionError("the one-file probe page differs from the emulator")
+            checked = 1
             for purpose in [None, *(p.value for p in Purpose)]:
                 after = None
                 while True:
@@ -238,9 +255,14 @@ def main() -> None:
     parser.add_argument("--no-purposes", action="store_true", help="only the unfiltered walk")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token", default="pt-emulator")
+    parser.add_argument(
+        "--stamp", action="store_true", help="print when each walk's first page goes"
+    )
     args = parser.parse_args()
     pages = build_pages(args.files, purposes=not args.no_purposes)
-    asyncio.run(serve(pages, token=args.token, latency=args.latency, port=args.port))
+    asyncio.run(
+        serve(pages, token=args.token, latency=args.latency, port=args.port, stamp=args.stamp)
+    )
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ Start with ``AsyncClient`` (or the blocking ``Client``) and ``list_files``::
         async for file in client.list_files(purpose="tool_output"):
             print(file.file_id, file.filename)
 
-The models, errors and converter are imported eagerly; the clients, which need asyncio and
-aiohttp, load on first use, so importing ``qoder_files.models`` stays free of both.
+Every exported name loads on first use: importing ``qoder_files`` (or ``qoder_files.models``)
+loads neither asyncio nor aiohttp, and the package alone not even cattrs.
 """
 
 from __future__ import annotations
@@ -15,44 +15,42 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._convert import converter
-from ._cursor import Direction
-from ._public import publish
-from ._retry import RetryPolicy
-from ._seam import AsyncBody, AsyncTransport, HTTPRequest, HTTPResponse
-from ._timeout import Timeout
 from ._version import __version__
-from .errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ClientClosedError,
-    ConflictError,
-    FeatureNotAvailableError,
-    GoneError,
-    InternalServerError,
-    InvalidResponseError,
-    NotFoundError,
-    PaginationError,
-    PermissionDeniedError,
-    QoderError,
-    RateLimitError,
-    RedirectError,
-    TransferInterruptedError,
-)
-from .models import DownloadLink, File, Page, Purpose, Scope
 
 if TYPE_CHECKING:
     from ._bridge import SyncPager, SyncScan
+    from ._convert import converter
+    from ._cursor import Direction
     from ._deletes import DeleteFailure, DeleteSummary
     from ._inventory import InventoryStats, InventorySummary, inventory_stats
     from ._mirror import MirrorEvent, MirrorFailure, MirrorSummary
+    from ._retry import RetryPolicy
     from ._scan import AsyncScan
+    from ._seam import AsyncBody, AsyncTransport, HTTPRequest, HTTPResponse
     from ._stream import AsyncFileStream
     from ._sync_stream import SyncFileStream
+    from ._timeout import Timeout
     from .client import AsyncClient
+    from .errors import (
+        APIConnectionError,
+        APIError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ClientClosedError,
+        ConflictError,
+        FeatureNotAvailableError,
+        GoneError,
+        InternalServerError,
+        InvalidResponseError,
+        NotFoundError,
+        PaginationError,
+        PermissionDeniedError,
+        QoderError,
+        RateLimitError,
+        RedirectError,
+    )
+    from .models import DownloadLink, File, Page, Purpose
     from .pager import AsyncPager
     from .sync import Client
 
@@ -107,29 +105,28 @@ __all__ = [
     "inventory_stats",
 ]
 
-# Names whose modules import asyncio/aiohttp: loaded on first attribute access.
+# Every name loads on first use, from the module that defines it (and that module makes its
+# objects report ``qoder_files`` as their home, however they are imported). Importing the package
+# itself costs next to nothing: ``qoder-files --help`` loads no cattrs, asyncio or aiohttp.
 _LAZY = {
-    "AsyncClient": ".client",
-    "AsyncFileStream": "._stream",
-    "AsyncPager": ".pager",
-    "AsyncScan": "._scan",
-    "Client": ".sync",
-    "SyncFileStream": "._sync_stream",
-    "SyncPager": "._bridge",
-    "SyncScan": "._bridge",
-    "MirrorEvent": "._mirror",
-    "MirrorFailure": "._mirror",
-    "MirrorSummary": "._mirror",
-    "InventoryStats": "._inventory",
-    "InventorySummary": "._inventory",
-    "inventory_stats": "._inventory",
-    "DeleteFailure": "._deletes",
-    "DeleteSummary": "._deletes",
+    **dict.fromkeys(["AsyncClient"], ".client"),
+    **dict.fromkeys(["AsyncFileStream"], "._stream"),
+    **dict.fromkeys(["AsyncPager"], ".pager"),
+    **dict.fromkeys(["AsyncScan"], "._scan"),
+    **dict.fromkeys(["AsyncBody", "AsyncTransport", "HTTPRequest", "HTTPResponse"], "._seam"),
+    **dict.fromkeys(["Client"], ".sync"),
+    **dict.fromkeys(["DeleteFailure", "DeleteSummary"], "._deletes"),
+    **dict.fromkeys(["Direction"], "._cursor"),
+    **dict.fromkeys(["DownloadLink", "File", "Page", "Purpose", "Scope"], ".models"),
+    **dict.fromkeys(["InventoryStats", "InventorySummary", "inventory_stats"], "._inventory"),
+    **dict.fromkeys(["MirrorEvent", "MirrorFailure", "MirrorSummary"], "._mirror"),
+    **dict.fromkeys(["RetryPolicy"], "._retry"),
+    **dict.fromkeys(["SyncFileStream"], "._sync_stream"),
+    **dict.fromkeys(["SyncPager", "SyncScan"], "._bridge"),
+    **dict.fromkeys(["Timeout"], "._timeout"),
+    **dict.fromkeys(["converter"], "._convert"),
+    **dict.fromkeys([name for name in __all__ if name.endswith("Error")], ".errors"),
 }
-
-# Exported objects report ``qoder_files`` as their module; the lazy ones do so from their own
-# modules, so that importing them directly gives the same answer.
-publish(__name__, globals(), [name for name in __all__ if name not in _LAZY])
 
 
 def __getattr__(name: str) -> Any:

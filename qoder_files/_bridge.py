@@ -256,15 +256,34 @@ class _Listing(Generic[S]):
         return self._items()
 
     def _items(self) -> Iterator[File]:
+        for batch in self._batches():
+            for item in batch:
+                self._cursor = item.file_id
+                yield item
+
+    def batches(self) -> Iterator[list[File]]:
+        """Yield each page's items as one list, in the order of travel (``max_items`` applied).
+
+        For callers that handle a page at a time, such as a writer that makes one write per
+        page. ``cursor`` is the id of the last item of the batch handed out.
+        """
+        self._start()
+        return self._whole_batches()
+
+    def _whole_batches(self) -> Iterator[list[File]]:
+        for batch in self._batches():
+            if batch:
+                self._cursor = batch[-1].file_id
+            yield batch
+
+    def _batches(self) -> Iterator[list[File]]:
         source = self._source
         batches = source.batches()
         pump = Pump(self._portal, batches, self._ready())
         try:
             self._portal.call(pump.start())
             while (batch := pump.take()) is not None:
-                for item in batch:
-                    self._cursor = item.file_id
-                    yield item
+                yield batch
         finally:
             self._finalizer.detach()
             pump.close(lambda: _shut(source, batches))

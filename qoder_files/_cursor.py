@@ -23,6 +23,7 @@ import enum
 import attrs
 
 from ._generations import Dialect
+from ._public import publish
 from ._wire import Request, list_request
 from .errors import PaginationError
 from .models import File, Page, Purpose
@@ -204,3 +205,7 @@ class CursorWalk:
             )
         self._next = cursor
         return items
+
+
+# Exported from ``qoder_files``: tracebacks, reprs, pickles and the reference show that path.
+publish("qoder_files", globals(), ["Direction"])

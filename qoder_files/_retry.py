@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 import attrs
 
 from ._checks import check_backoff, check_retry_statuses
+from ._public import publish
 
 __all__ = ["DEFAULT_RETRY_STATUSES", "RetryPolicy", "parse_retry_after"]
 
@@ -92,3 +93,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+# Exported from ``qoder_files``: tracebacks, reprs, pickles and the reference show that path.
+publish("qoder_files", globals(), ["RetryPolicy"])

@@ -25,6 +25,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from ._public import publish
 from ._timeout import Timeout
 from ._wire import FormField
 
@@ -193,3 +194,7 @@ class AsyncTransport(Protocol):
     async def aclose(self) -> None:
         """Release every connection this transport holds (idempotent)."""
         ...
+
+
+# Exported from ``qoder_files``: tracebacks, reprs, pickles and the reference show that path.
+publish("qoder_files", globals(), __all__)

@@ -19,6 +19,8 @@ import math
 
 import attrs
 
+from ._public import publish
+
 __all__ = ["Timeout", "TimeoutSetting", "check_timeout_setting", "for_api", "for_transfer"]
 
 
@@ -98,3 +100,7 @@ def for_transfer(setting: TimeoutSetting) -> Timeout:
     if isinstance(setting, Timeout):
         return setting
     return Timeout(connect=setting, read=setting)
+
+
+# Exported from ``qoder_files``: tracebacks, reprs and the reference show that path.
+publish("qoder_files", globals(), ["Timeout"])

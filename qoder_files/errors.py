@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._public import publish
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -276,3 +278,7 @@ def error_class_for_status(status: int) -> type[APIError]:
     if 502 <= status <= 599:
         return InternalServerError
     return APIError
+
+
+# Exported from ``qoder_files``: tracebacks, reprs, pickles and the reference show that path.
+publish("qoder_files", globals(), [name for name in __all__ if name.endswith("Error")])

@@ -12,6 +12,8 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from ._public import publish
+
 __all__ = ["DownloadLink", "File", "Page", "Purpose", "Scope"]
 
 T = TypeVar("T")
@@ -132,3 +134,7 @@ class DownloadLink:
 
     url: str
     expires_at: datetime | None = None
+
+
+# Exported from ``qoder_files``: tracebacks, reprs, pickles and the reference show that path.
+publish("qoder_files", globals(), __all__)

@@ -16,14 +16,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner, Result
 
 import qoder_files
 from qoder_files import Client, __version__
-from qoder_files import cli as cli_module
-from qoder_files.cli import main
+from qoder_files.cli import _context, _download, _emulator, _listing, _render, main
 from qoder_files.testing import Fault, FilesEmulator
 
 Served = tuple[FilesEmulator, str]
@@ -62,7 +60,7 @@ def client_threads() -> int:
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make stdout and stderr look like a terminal to the CLI."""
-    monkeypatch.setattr(cli_module, "_is_terminal", lambda stream: True)
+    monkeypatch.setattr(_render, "_is_terminal", lambda stream: True)
 
 
 # --- ls with the embedded emulator ----------------------------------------------------------
@@ -73,9 +71,10 @@ def test_emulator_ls_shows_a_table_on_a_terminal(terminal: None) -> None:
     result = run("--emulator", "ls")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:3] == ["FILE", "ID", "NAME"]
-    assert sum(line.startswith("file_") for line in lines) == cli_module.DEMO_FILES
-    assert f"{cli_module.DEMO_FILES} files" in lines[-1]
+    assert lines[0].split()[:3] == ["FILE", "ID", "PURPOSE"]
+    assert lines[0].split()[-1] == "NAME"  # the one column of unbounded width comes last
+    assert sum(line.startswith("file_") for line in lines) == _context.DEMO_FILES
+    assert f"{_context.DEMO_FILES} files" in lines[-1]
     assert client_threads() == before  # the client and the emulator were closed
 
 
@@ -140,16 +139,26 @@ def test_ls_table_when_asked_for_on_a_pipe(served: Served) -> None:
     assert "1 file" in result.stdout
 
 
-def test_long_listing_shows_progress_on_a_terminal(
-    served: Served, terminal: None, monkeypatch: pytest.MonkeyPatch
+def test_long_listing_to_a_pipe_shows_progress_on_the_terminal(
+    served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emulator, _ = served
-    monkeypatch.setattr(cli_module, "PROGRESS_AFTER", 25)
+    monkeypatch.setattr(_listing, "PROGRESS_AFTER", 25)
+    monkeypatch.setattr("qoder_files.cli._progress.REDRAW_EVERY", 0.0)
+    # stdout is a pipe, stderr a terminal: rows go to the pipe, progress to the terminal
+    monkeypatch.setattr(_render, "_is_terminal", lambda stream: stream is sys.stderr)
     result = against(served, "ls", "--format", "jsonl", "--limit", "10")
     assert result.exit_code == 0, result.output
     assert file_ids(result) == emulator.ids()
+    assert "\rListing  120 files" in result.stderr
+    assert result.stderr.endswith("\r")  # the line is erased at the end
+    assert "\x1b" not in result.stderr
     short = against(served, "ls", "--format", "jsonl", "--max-items", "5")
     assert len(file_ids(short)) == 5
+    assert short.stderr == ""
+    monkeypatch.setattr(_render, "_is_terminal", lambda stream: True)
+    on_terminal = against(served, "ls", "--format", "jsonl", "--limit", "10")
+    assert on_terminal.stderr == ""  # the rows themselves show the progress
 
 
 # --- exit codes -----------------------------------------------------------------------------
@@ -265,8 +274,8 @@ def test_upload_download_and_rm(
     assert against(served, "download", file_id, "--force").exit_code == 0
     assert (tmp_path / "report.md").read_bytes() == b"# report\n" * 100
 
-    monkeypatch.setattr(cli_module, "LARGE_DOWNLOAD", 10)
-    monkeypatch.setattr(cli_module, "_is_terminal", lambda stream: True)
+    monkeypatch.setattr(_download, "LARGE_DOWNLOAD", 10)
+    monkeypatch.setattr(_render, "_is_terminal", lambda stream: True)
     emulator.add_fault(Fault.truncate(), route="download", times=1)  # rewinds the bar's file
     barred = tmp_path / "with-bar.md"
     assert against(served, "download", file_id, "-o", str(barred)).exit_code == 0
@@ -374,7 +383,7 @@ def test_emulator_command_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
     async def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module, "_serve", interrupted)
+    monkeypatch.setattr(_emulator, "_serve", interrupted)
     result = run("emulator", "--files", "3")
     assert result.exit_code == 0
     assert "emulator stopped" in result.stderr
@@ -389,7 +398,7 @@ def test_emulator_command_serves_the_shape_asked_for(
     async def record(emulator: FilesEmulator, port: int, files: int) -> None:
         served.append(emulator)
 
-    monkeypatch.setattr(cli_module, "_serve", record)
+    monkeypatch.setattr(_emulator, "_serve", record)
     result = run("emulator", "--files", "12", *args)
     assert result.exit_code == 0, result.output
     [emulator] = served
@@ -401,7 +410,7 @@ def test_emulator_command_banner_names_the_shape(capsys: pytest.CaptureFixture[s
     emulator = FilesEmulator(shape="g3")
 
     async def scenario() -> None:
-        task = asyncio.create_task(cli_module._serve(emulator, 0, 0))
+        task = asyncio.create_task(_emulator._serve(emulator, 0, 0))
         printed = ""
         while "Press Ctrl-C" not in printed:
             await asyncio.sleep(0.01)
@@ -420,7 +429,7 @@ def test_serve_stops_on_sigterm(capsys: pytest.CaptureFixture[str]) -> None:
     emulator.seed(4)
 
     async def scenario() -> str:
-        task = asyncio.create_task(cli_module._serve(emulator, 0, 4))
+        task = asyncio.create_task(_emulator._serve(emulator, 0, 4))
         printed = ""
         while "Press Ctrl-C" not in printed:  # the handler is installed before the banner
             await asyncio.sleep(0.01)
@@ -443,16 +452,30 @@ def test_a_local_file_error_is_one_line_too(served: Served, tmp_path: Path) -> N
     assert "Error" in result.stderr
 
 
-def test_a_reader_that_goes_away_stops_the_listing_quietly(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def closed_pipe(*args: object, **kwargs: object) -> None:
-        raise BrokenPipeError(32, "Broken pipe")
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+def test_a_reader_that_goes_away_stops_the_listing_quietly() -> None:
+    emulator = FilesEmulator()
+    emulator.seed(3000)  # far more than a pipe holds: the writer meets the closed pipe
+    with emulator.serve_in_thread() as url:
+        process, first, stderr = _read_one_line_and_leave(emulator.token, url)
+    assert json.loads(first)["file_id"] == emulator.ids()[0]
+    assert process.returncode == 0
+    assert stderr == b""
 
-    monkeypatch.setattr(click, "echo", closed_pipe)
-    result = run("--emulator", "ls", "--format", "jsonl")
-    assert result.exit_code == 1
-    assert result.stderr == ""
+
+def _read_one_line_and_leave(token: str, url: str) -> tuple[subprocess.Popen[bytes], bytes, bytes]:
+    reader, writer = os.pipe()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qoder_files", "ls", "--limit", "10"],
+        stdout=writer,
+        stderr=subprocess.PIPE,
+        env=subprocess_env(QODER_PAT=token, QODER_BASE_URL=url),
+    )
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        first = pipe.readline()  # then the reader goes away, as `| head -1` does
+    _, stderr = process.communicate(timeout=60)
+    return process, first, stderr
 
 
 @pytest.mark.parametrize("shape", ["g1", "g3"])

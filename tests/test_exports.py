@@ -106,6 +106,17 @@ def test_every_name_resolves(name: str) -> None:
         "qoder_files._timeout",
         "qoder_files._wire",
         "qoder_files._wire_files",
+        "qoder_files.cli",
+        "qoder_files.cli._completion",
+        "qoder_files.cli._context",
+        "qoder_files.cli._download",
+        "qoder_files.cli._emulator",
+        "qoder_files.cli._files",
+        "qoder_files.cli._listing",
+        "qoder_files.cli._progress",
+        "qoder_files.cli._render",
+        "qoder_files.cli._table",
+        "qoder_files.cli._writers",
     ],
 )
 def test_every_module_declares_all_and_a_docstring(module: str) -> None:

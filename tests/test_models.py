@@ -58,7 +58,7 @@ def test_scope_is_a_frozen_hashable_value() -> None:
     assert scope == Scope("sess_019e3bb8e6c47d18", "session")
     assert hash(scope) == hash(Scope(id="sess_019e3bb8e6c47d18", type="session"))
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        scope.id = "sess_other"  # type: ignore[misc]
+        scope.id = "sess_other"  # type: ignore[misc, unused-ignore]
     assert make_file(scope=scope) != make_file()
     assert hash(make_file(scope=scope)) != hash(make_file())
 

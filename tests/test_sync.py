@@ -778,3 +778,20 @@ def test_closing_the_client_cuts_off_collect_and_scans(served: Served) -> None:
         with pytest.raises(ClientClosedError):
             pager.collect(unbounded=True)
         closer.join()
+
+
+def test_batches_hand_out_a_page_at_a_time_in_the_order_of_travel(
+    served: Served, client: Client
+) -> None:
+    emulator, _ = served
+    pager = client.list_files(limit=7, max_items=30)
+    batches = [ids(batch) for batch in pager.batches()]
+    assert [len(batch) for batch in batches] == [7, 7, 7, 7, 2]
+    assert [i for batch in batches for i in batch] == emulator.ids()[:30]
+    assert pager.cursor == emulator.ids()[29]
+    backward = client.list_files(before=emulator.ids()[10], limit=4)
+    assert [f.file_id for b in backward.batches() for f in b] == emulator.ids()[:10][::-1]
+    scan = client.scan_files(limit=5, max_items=12)
+    assert [f.file_id for batch in scan.batches() for f in batch] == emulator.ids()[:12]
+    with pytest.raises(RuntimeError, match="only once"):
+        scan.batches()
