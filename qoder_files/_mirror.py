@@ -54,7 +54,7 @@ __all__ = [
 
 MANIFEST = ".qoder-mirror.json"
 _STALE = re.compile(r"^\..+\.[0-9a-f]{8}\.part$|^\.qoder-mirror\.json\.[0-9a-f]{8}\.tmp$")
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+_UNSAFE = frozenset('<>:"|?*/\\')  # special to some file system
 _NAME_BYTES = 200
 _SAVE_EVERY = 0.5  # seconds between manifest saves while downloading
 
@@ -113,15 +113,21 @@ def is_downloadable(file: File) -> bool:
 
 
 def local_name(filename: str, file_id: str) -> str:
-    """The server's name made safe as one local file name (the file id when nothing is left)."""
-    name = unicodedata.normalize("NFC", os.path.basename(filename.replace("\\", "/")))
-    name = _UNSAFE.sub("_", name).lstrip(". ")
-    raw = name.encode("utf-8", "replace")
-    if len(raw) > _NAME_BYTES:
+    """A server's file name made safe as one local file name (``file_id`` when nothing is left).
+
+    Only the last path segment is kept; characters that are not printable (control, bidi and
+    other format characters) or are special to some file system become ``_``; leading dots and
+    spaces are dropped (no hidden files, no ``..``), trailing spaces too; the name is cut to
+    200 bytes, keeping a short extension.
+    """
+    name = unicodedata.normalize("NFC", filename.replace("\\", "/").rsplit("/", 1)[-1])
+    name = "".join("_" if c in _UNSAFE or not c.isprintable() else c for c in name)
+    name = name.lstrip(" .").rstrip(" ")
+    if len(name.encode("utf-8", "surrogatepass")) > _NAME_BYTES:
         stem, dot, ext = name.rpartition(".")
-        keep = ("." + ext) if dot and 0 < len(ext.encode()) <= 16 else ""
-        room = _NAME_BYTES - len(keep.encode())
-        name = (stem if keep else name).encode("utf-8")[:room].decode("utf-8", "ignore") + keep
+        keep = f".{ext}" if dot and stem and 0 < len(ext.encode()) <= 16 else ""
+        cut = (stem if keep else name).encode("utf-8", "surrogatepass")
+        name = cut[: _NAME_BYTES - len(keep.encode())].decode("utf-8", "ignore") + keep
     return name or file_id
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from qoder_files._mirror import local_name
 from qoder_files.cli import _render, main
-from qoder_files.cli._download import safe_name
 from qoder_files.testing import Fault, FilesEmulator
 
 Served = tuple[FilesEmulator, str]
@@ -126,7 +126,7 @@ def test_download_several_into_a_directory(served: Served, tmp_path: Path) -> No
     ],
 )
 def test_safe_name(name: str, safe: str) -> None:
-    assert safe_name(name, "file_x") == safe
+    assert local_name(name, "file_x") == safe
 
 
 def test_global_options_reach_the_client(served: Served) -> None:

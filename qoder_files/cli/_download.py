@@ -1,7 +1,8 @@
 """``qoder-files download``: content into files (or stdout), never through a planted path.
 
 Where a file goes: ``-o PATH`` for one id; ``-o DIR/`` (or an existing directory) for any
-number, each under its server name made safe (``safe_name``); the current directory by default.
+number, each under its server name made safe, as the mirror names files; the current
+directory by default.
 A name taken from the server never replaces a file already there without ``--force``. Only
 ``tool_output`` and ``skill_output`` files (``downloadable`` on newer servers) can be
 downloaded; others are refused before the content is asked for.
@@ -34,27 +35,10 @@ if TYPE_CHECKING:
 
     from ._progress import ProgressLine
 
-__all__ = ["COMMANDS", "LARGE_DOWNLOAD", "safe_name", "save_content"]
+__all__ = ["COMMANDS", "LARGE_DOWNLOAD", "save_content"]
 
 LARGE_DOWNLOAD = 1 << 20
 """A single download shows a progress line (on a terminal) from this size on, in bytes."""
-DOWNLOADABLE = ("tool_output", "skill_output")
-_UNSAFE_IN_NAMES = frozenset('<>:"|?*/\\')
-_NAME_BYTES = 200
-
-
-def safe_name(filename: str, file_id: str) -> str:
-    """A server's file name as a safe name for a local file in a chosen directory.
-
-    Only the last path segment is kept; characters that are not printable or are special to
-    some file system become ``_``; leading dots and spaces are dropped (no hidden files, no
-    ``..``); the name is cut to 200 bytes. An empty result falls back to ``file_id``.
-    """
-    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join("_" if c in _UNSAFE_IN_NAMES or not c.isprintable() else c for c in base)
-    base = base.lstrip(" .").rstrip(" ")
-    base = os.fsencode(base)[:_NAME_BYTES].decode("utf-8", "ignore")
-    return base or file_id
 
 
 class _ProgressSink:
@@ -162,7 +146,9 @@ class _Download:
         if self.directory is None:
             target = Path(cast(str, self.output))
         else:
-            target = self.directory / safe_name(file.filename, file_id)
+            from qoder_files._mirror import local_name  # noqa: PLC0415 - not for --help
+
+            target = self.directory / local_name(file.filename, file_id)
             if not self.force and os.path.lexists(target):
                 raise CommandError(
                     f"{visible(str(target))} exists here; pass -o PATH, or --force to replace it"
