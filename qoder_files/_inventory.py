@@ -277,7 +277,12 @@ def _key(file: File) -> str:
 
 
 async def sync_inventory(
-    client: AsyncClient, path: str, *, full: bool = False, **options: Any
+    client: AsyncClient,
+    path: str,
+    *,
+    full: bool = False,
+    progress: Callable[[int], object] | None = None,
+    **options: Any,
 ) -> InventorySummary:
     """Bring the inventory at ``path`` up to date with the account (see the module doc)."""
     with _connect(path) as connection:
@@ -320,6 +325,8 @@ async def sync_inventory(
                         changes["walk_top"] = walk.state.get("high_water", "")
                     added += await asyncio.to_thread(walk.commit, files, epoch, changes)
                     listed += len(files)
+                    if progress is not None:
+                        progress(len(files))
                     if done:
                         break
             marked += await asyncio.to_thread(walk.finish, epoch, walk_full)

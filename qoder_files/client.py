@@ -922,6 +922,7 @@ class AsyncClient:
         path: str | os.PathLike[str],
         *,
         full: bool = False,
+        progress: Callable[[int], object] | None = None,
         timeout: TimeoutSetting | None = None,
         max_retries: int | None = None,
     ) -> InventorySummary:
@@ -937,6 +938,7 @@ class AsyncClient:
         Args:
             path: The database file (created when missing).
             full: Re-list everything and set ``deleted_at`` on files no longer listed.
+            progress: Called with the number of files each committed page stored.
             timeout: Per-attempt timeout of every request.
             max_retries: Retry budget of every request.
 
@@ -954,7 +956,9 @@ class AsyncClient:
         if not isinstance(full, bool):
             raise ValueError(f"full must be True or False, got {full!r}")
         options = self._options(timeout, max_retries)
-        return await _inventory.sync_inventory(self, location, full=full, **options)
+        return await _inventory.sync_inventory(
+            self, location, full=full, progress=progress, **options
+        )
 
     # --- helpers -------------------------------------------------------------------------
 

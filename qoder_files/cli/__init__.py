@@ -31,12 +31,12 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 from qoder_files._version import __version__
 
-from . import _completion, _download, _emulator, _files, _listing
+from . import _bulk, _completion, _download, _emulator, _files, _listing
 from ._context import DEMO_FILES, Options, fail
 
 __all__ = ["main"]
 
-_COMMAND_MODULES = (_listing, _files, _download, _emulator, _completion)
+_COMMAND_MODULES = (_listing, _files, _download, _bulk, _emulator, _completion)
 
 
 def _silence_stdout() -> None:

@@ -9,6 +9,7 @@ Every id is checked before the first request.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -146,16 +147,65 @@ def _confirm_delete(count: int) -> None:
         click.get_current_context().exit(1)
 
 
+_AGE = re.compile(r"(\d+)([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _parse_age(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    match = _AGE.fullmatch(value.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise click.BadParameter("must be a positive age such as 90m, 12h, 30d or 2w")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
 @click.command("rm")
-@click.argument("ids", nargs=-1, metavar="FILE_ID... | -")
+@click.argument("ids", nargs=-1, metavar="[FILE_ID... | -]")
+@click.option("--purpose", type=click.Choice(PURPOSES), help="Delete the files of this purpose.")
+@click.option(
+    "--older-than",
+    metavar="AGE",
+    callback=_parse_age,
+    help="Delete files created more than AGE ago (90m, 12h, 30d, 2w).",
+)
+@click.option("--name", metavar="PREFIX", help="Delete files whose name starts with this.")
 @click.option("-y", "--yes", is_flag=True, help="Delete several files without asking.")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
 @concurrency_option
 @click.pass_obj
 def remove_command(
-    options: Options, ids: tuple[str, ...], yes: bool, dry_run: bool, concurrency: int
+    options: Options,
+    *,
+    ids: tuple[str, ...],
+    purpose: str | None,
+    older_than: float | None,
+    name: str | None,
+    yes: bool,
+    dry_run: bool,
+    concurrency: int,
 ) -> None:
-    """Delete files for good (several ids ask for confirmation first, unless --yes)."""
+    """Delete files for good: by id, or every file matching --purpose/--older-than/--name.
+
+    Deleting several files asks for confirmation on a terminal first, and refuses without
+    one, unless --yes. A file already gone counts as deleted, so an interrupted run can be
+    repeated.
+    """
+    if purpose or older_than or name:
+        if ids:
+            raise click.UsageError(
+                "give file ids or filters (--purpose, --older-than, --name), not both"
+            )
+        _remove_matching(
+            options,
+            purpose=purpose,
+            older_than=older_than,
+            name=name,
+            yes=yes,
+            dry_run=dry_run,
+            concurrency=concurrency,
+        )
+        return
     checked = file_ids(ids)
     client = options.client()
     if dry_run:
@@ -180,6 +230,55 @@ def remove_command(
             click.echo(f"deleted {file_id}")
             done += 1
     summary(done, failed, "deleted")
+
+
+def _remove_matching(
+    options: Options,
+    *,
+    purpose: str | None,
+    older_than: float | None,
+    name: str | None,
+    yes: bool,
+    dry_run: bool,
+    concurrency: int,
+) -> None:
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415 - not for --help
+
+    from ._bulk import bulk_progress  # noqa: PLC0415
+
+    client = options.client()
+    cutoff = None if older_than is None else datetime.now(UTC) - timedelta(seconds=older_than)
+    matching = [
+        file
+        for file in client.list_files(purpose=purpose, name=name, limit=100)
+        if cutoff is None or file.created_at < cutoff
+    ]
+    if dry_run or not matching:
+        for file in matching:
+            click.echo(f"would delete {visible(file.file_id)}  {_name(file)}")
+        click.echo(f"qoder-files: {len(matching)} files would be deleted", err=True)
+        return
+    if len(matching) > 1 and not yes:
+        _confirm_delete(len(matching))
+    with bulk_progress("Deleting", total=len(matching)) as advance:
+        result = client.delete_files(
+            [file.file_id for file in matching],
+            concurrency=concurrency,
+            progress=lambda file_id, outcome: advance(files=1),
+        )
+    for file_id in result.deleted:
+        click.echo(f"deleted {visible(file_id)}")
+    for file_id in result.already_gone:
+        click.echo(f"already gone {visible(file_id)}")
+    for failure in result.failed:
+        click.echo(
+            f"qoder-files: error: {visible(failure.file_id)}: {visible(failure.reason)}", err=True
+        )
+    gone = len(result.deleted) + len(result.already_gone)
+    text = f"qoder-files: {gone} of {len(matching)} files deleted"
+    click.echo(text + (f", {len(result.failed)} failed" if result.failed else ""), err=True)
+    if result.failed:
+        click.get_current_context().exit(1)
 
 
 def _name(file: File | None) -> str:
