@@ -50,6 +50,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
+import bulk  # noqa: E402
 import cli_bench  # noqa: E402
 import contenders  # noqa: E402
 import pageserver  # noqa: E402
@@ -340,6 +341,25 @@ def environment() -> dict[str, Any]:
     }
 
 
+def run_bulk(quick: bool, repeat: int) -> dict[str, Any]:
+    inventory_files = 20_000 if quick else 100_000
+    large = 200_000 if quick else 1_000_000
+    print("bulk: mirror of 200 files at 20 ms per download", file=sys.stderr)
+    mirror = bulk.mirror_ratio(max(1, repeat // 2))
+    print(f"bulk: inventory sync of {inventory_files:,} files", file=sys.stderr)
+    with page_server(inventory_files, purposes=False) as base_url:
+        inventory = bulk.inventory_ratio(
+            base_url, TOKEN, child_env(), max(1, repeat // 2), inventory_files
+        )
+    print(f"bulk: inventory memory, 10,000 vs {large:,} files", file=sys.stderr)
+
+    def servers(count: int) -> contextlib.AbstractContextManager[str]:
+        return page_server(count, purposes=False)
+
+    memory = bulk.inventory_memory(servers, TOKEN, child_env(), 10_000, large)
+    return {"mirror": mirror, "inventory": inventory, "inventory_memory": memory}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, few repetitions")
@@ -382,6 +402,9 @@ def main() -> int:
     cli = None
     if "cli" not in args.skip:
         cli = run_cli(args.cli_files, repeat, 10 if args.quick else 30, args.table_files)
+    bulk_jobs = None
+    if "bulk" not in args.skip:
+        bulk_jobs = run_bulk(args.quick, repeat)
 
     baseline = throughput["loop_json"]
     print()
@@ -454,8 +477,16 @@ def main() -> int:
     peer_wall = wall(throughput, "httpx_pydantic")
     assert list_wall is not None
     assert peer_wall is not None
+    orjson_wall = wall(throughput, "loop_orjson")
     bars = [
-        ratio_bar("list_files wall / hand-written loop", 1.5, list_wall / baseline.wall_median),
+        ratio_bar(
+            "list_files wall / hand-written json loop", 1.5, list_wall / baseline.wall_median
+        ),
+        ratio_bar(
+            "list_files wall / hand-written orjson loop",
+            1.3,
+            None if orjson_wall is None else list_wall / orjson_wall,
+        ),
         ratio_bar(
             "sync facade wall / async client",
             1.25,
@@ -514,6 +545,33 @@ def main() -> int:
                 f"{first_row:.3f} s",
             ),
         ]
+    if bulk_jobs is not None:
+        mirror, inventory = bulk_jobs["mirror"], bulk_jobs["inventory"]
+        growth = bulk_jobs["inventory_memory"]["growth_bytes"]
+        large = bulk_jobs["inventory_memory"]["large_files"]
+        print()
+        print("Bulk jobs")
+        print(
+            f"  mirror of {mirror['files']} files, -c 8 vs one by one   "
+            f"{mirror['mirror_s']:.3f} s vs {mirror['one_by_one_s']:.3f} s"
+        )
+        print(
+            f"  inventory sync of {inventory['files']:,} files vs ls jsonl   "
+            f"{inventory['sync_s']:.3f} s vs {inventory['ls_jsonl_s']:.3f} s"
+        )
+        bars += [
+            ratio_bar("mirror -c 8 wall / one download at a time", 0.2, mirror["ratio"]),
+            ratio_bar(
+                "inventory sync wall / qoder-files ls --format jsonl", 1.5, inventory["ratio"]
+            ),
+            Bar(
+                f"inventory memory growth, {large:,} vs 10,000 files",
+                "< 50 MB",
+                growth,
+                growth < 50 * MB,
+                f"{growth / MB:.2f} MB",
+            ),
+        ]
     print()
     print("Bars")
     for bar in bars:
@@ -538,6 +596,7 @@ def main() -> int:
         "memory": memory,
         "streaming": None if streaming is None else {k: c.as_json() for k, c in streaming.items()},
         "cli": cli,
+        "bulk": bulk_jobs,
         "bars": [
             {"name": b.name, "bar": b.limit, "value": b.value, "passed": b.passed} for b in bars
         ],

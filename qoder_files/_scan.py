@@ -26,18 +26,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from types import TracebackType
 from typing import Any
 
-from ._checks import (  # re-exported: the client calls these checks through this module
-    check_concurrency,
-    check_max_items,
-    check_purposes,
-    check_scan_limit,
-)
+from ._checks import check_max_items
 from ._public import publish
 from .errors import ClientClosedError
 from .models import File, Page
 from .pager import AsyncPager, Fetch, _retrieve
 
-__all__ = ["AsyncScan", "bounded", "check_concurrency", "check_purposes", "check_scan_limit"]
+__all__ = ["AsyncScan", "bounded"]
 
 _order_key = operator.attrgetter("created_at", "file_id")
 

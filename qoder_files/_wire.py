@@ -22,15 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 
 from . import _convert
-from ._checks import (  # re-exported: the client calls these checks through this module
-    check_base_url,
-    check_cursor,
-    check_limit,
-    check_max_items,
-    check_proxy,
-    check_purpose,
-    is_loopback_host,
-)
+from ._checks import is_loopback_host
 from ._retry import parse_retry_after
 from .errors import (
     APIError,
@@ -48,13 +40,7 @@ __all__ = [
     "FormField",
     "Request",
     "Response",
-    "check_base_url",
-    "check_cursor",
-    "check_limit",
-    "check_max_items",
     "check_presigned_url",
-    "check_proxy",
-    "check_purpose",
     "check_status",
     "decipher",
     "decipher_delete",

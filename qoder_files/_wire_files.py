@@ -16,13 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urljoin
 
-from ._checks import (  # re-exported: the client calls these checks through this module
-    check_chunk_size,
-    check_file_id,
-    check_filename,
-    check_idempotency_key,
-    check_metadata,
-)
+from ._checks import check_file_id, check_idempotency_key
 from ._wire import (
     REDIRECT_STATUSES,
     FormField,
@@ -36,11 +30,6 @@ from .errors import APIError, RateLimitError
 from .models import DownloadLink, Purpose
 
 __all__ = [
-    "check_chunk_size",
-    "check_file_id",
-    "check_filename",
-    "check_idempotency_key",
-    "check_metadata",
     "content_headers",
     "content_request",
     "delete_request",

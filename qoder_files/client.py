@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
-from . import _content, _deletes, _inventory, _mirror, _scan, _stream, _wire, _wire_files
+from . import _checks, _content, _deletes, _inventory, _mirror, _scan, _stream, _wire, _wire_files
 from ._checks import (
     check_headers,
     check_max_retries,
@@ -132,14 +132,14 @@ class AsyncClient:
         token = check_token(token)
         if base_url is None:
             base_url = os.environ.get("QODER_BASE_URL") or _wire.DEFAULT_BASE_URL
-        base_url = _wire.check_base_url(base_url)
+        base_url = _checks.check_base_url(base_url)
         checked_timeout = check_timeout_setting(timeout)
         check_max_retries(max_retries)
         check_rate_limit(rate_limit)
         default_headers = check_headers(default_headers)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValueError(f"retry must be a RetryPolicy or None, got {retry!r}")
-        checked_proxy = _wire.check_proxy(proxy)
+        checked_proxy = _checks.check_proxy(proxy)
         self._dialect = Dialect(check_generation(api_generation))
         if (
             isinstance(max_response_bytes, bool)
@@ -342,14 +342,14 @@ class AsyncClient:
                 async for file in scan:
                     print(file.created_at, file.file_id)
         """
-        checked = _scan.check_purposes(purposes)
-        checked_limit = _scan.check_scan_limit(limit)
+        checked = _checks.check_purposes(purposes)
+        checked_limit = _checks.check_scan_limit(limit)
         fetch = self._page_fetcher(timeout, max_retries)
         walks = [
             self._walk(p, checked_limit, None, None, max_items, name=name, scope_id=scope_id)
             for p in checked
         ]
-        shared = _scan.bounded(fetch, _scan.check_concurrency(concurrency))
+        shared = _scan.bounded(fetch, _checks.check_concurrency(concurrency))
         pagers = [AsyncPager(shared, walk) for walk in walks]
         self._pagers.update(pagers)
         options = self._options(timeout, max_retries)
@@ -433,7 +433,7 @@ class AsyncClient:
             APIError: the server answered with another error status.
             APIConnectionError: no complete answer, after every retry.
         """
-        request = _wire_files.file_request(_wire_files.check_file_id(file_id))
+        request = _wire_files.file_request(_checks.check_file_id(file_id))
         return await self._sender.send(
             request, _wire.decipher_file, **self._options(timeout, max_retries, deadline)
         )
@@ -517,10 +517,10 @@ class AsyncClient:
 
             file = await client.upload_file(chunks(), filename="notes.txt")
         """
-        checked_purpose = _wire.check_purpose(purpose)
-        checked_filename = _wire_files.check_filename(filename)
-        metadata_json = _wire_files.check_metadata(metadata)
-        key = _wire_files.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
+        checked_purpose = _checks.check_purpose(purpose)
+        checked_filename = _checks.check_filename(filename)
+        metadata_json = _checks.check_metadata(metadata)
+        key = _checks.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
         options = self._options(timeout, max_retries, deadline)
         if checked_purpose is not None and await self._generation(options) == G3:
             raise ValueError(
@@ -581,7 +581,7 @@ class AsyncClient:
             APIError: the server answered with another error status.
             APIConnectionError: no complete answer, after every retry.
         """
-        request = _wire_files.content_request(_wire_files.check_file_id(file_id))
+        request = _wire_files.content_request(_checks.check_file_id(file_id))
         return await self._sender.send(
             request, _wire.decipher_download_link, **self._options(timeout, max_retries, deadline)
         )
@@ -664,8 +664,8 @@ class AsyncClient:
             await client.download_file("file_019e…", "report.md")
             data = await client.download_file("file_019e…")
         """
-        checked_id = _wire_files.check_file_id(file_id)
-        checked_chunk_size = _wire_files.check_chunk_size(chunk_size)
+        checked_id = _checks.check_file_id(file_id)
+        checked_chunk_size = _checks.check_chunk_size(chunk_size)
         options = self._options(timeout, max_retries, deadline)
         return await _stream.download(
             self._sender,
@@ -722,8 +722,8 @@ class AsyncClient:
                 async for chunk in stream:
                     await response.write(chunk)
         """
-        checked_id = _wire_files.check_file_id(file_id)
-        checked_chunk_size = _wire_files.check_chunk_size(chunk_size)
+        checked_id = _checks.check_file_id(file_id)
+        checked_chunk_size = _checks.check_chunk_size(chunk_size)
         options = self._options(timeout, max_retries, deadline)
         sender = self._sender
         fetch_link = self._link_fetcher(checked_id, timeout, max_retries)
@@ -807,8 +807,8 @@ class AsyncClient:
             APIError: the server answered with another error status.
             APIConnectionError: no complete answer, after every retry.
         """
-        checked_id = _wire_files.check_file_id(file_id)
-        key = _wire_files.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
+        checked_id = _checks.check_file_id(file_id)
+        key = _checks.check_idempotency_key(idempotency_key) or str(uuid.uuid4())
         request = _wire_files.delete_request(checked_id, idempotency_key=key)
         await self._sender.send(
             request, _wire.decipher_delete, **self._options(timeout, max_retries, deadline)
@@ -862,7 +862,7 @@ class AsyncClient:
         directory = os.fspath(dest_dir)
         if not directory:
             raise ValueError("dest_dir must be a non-empty path")
-        checked_concurrency = _scan.check_concurrency(concurrency)
+        checked_concurrency = _checks.check_concurrency(concurrency)
         options = self._options(timeout, max_retries)
         chosen: Iterable[Purpose | str] | None = purposes
         if purposes is None and await self._generation(options) != G3:
@@ -906,8 +906,8 @@ class AsyncClient:
         """
         if isinstance(file_ids, str):
             raise ValueError("file_ids must be a collection of ids, not one string")
-        checked = [_wire_files.check_file_id(file_id) for file_id in file_ids]
-        checked_concurrency = _scan.check_concurrency(concurrency)
+        checked = [_checks.check_file_id(file_id) for file_id in file_ids]
+        checked_concurrency = _checks.check_concurrency(concurrency)
         options = self._options(timeout, max_retries)
 
         async def delete(file_id: str) -> None:
@@ -973,10 +973,10 @@ class AsyncClient:
         name: object = None,
         scope_id: object = None,
     ) -> CursorWalk:
-        checked_purpose = _wire.check_purpose(purpose)
-        checked_limit = _wire.check_limit(limit)
-        checked_after = _wire.check_cursor(after, "after")
-        checked_before = _wire.check_cursor(before, "before")
+        checked_purpose = _checks.check_purpose(purpose)
+        checked_limit = _checks.check_limit(limit)
+        checked_after = _checks.check_cursor(after, "after")
+        checked_before = _checks.check_cursor(before, "before")
         if checked_after is not None and checked_before is not None:
             raise ValueError("after and before cannot be used together: pick one direction")
         return CursorWalk(
@@ -984,7 +984,7 @@ class AsyncClient:
             limit=checked_limit,
             after=checked_after,
             before=checked_before,
-            max_items=_wire.check_max_items(max_items),
+            max_items=_checks.check_max_items(max_items),
             name=check_name_prefix(name),
             scope_id=check_scope_id(scope_id),
             dialect=self._dialect,
