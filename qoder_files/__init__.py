@@ -49,8 +49,9 @@ if TYPE_CHECKING:
         QoderError,
         RateLimitError,
         RedirectError,
+        TransferInterruptedError,
     )
-    from .models import DownloadLink, File, Page, Purpose
+    from .models import DownloadLink, File, Page, Purpose, Scope
     from .pager import AsyncPager
     from .sync import Client
 

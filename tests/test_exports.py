@@ -10,6 +10,7 @@ import sys
 import traceback
 import typing
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -215,3 +216,18 @@ def test_type_hints_of_the_testing_classes_resolve() -> None:
     for cls in (FaultSchedule, RecordedRequest, StoredFile):
         assert typing.get_type_hints(cls)
     assert typing.get_type_hints(qoder_files.File)["created_at"] is datetime
+
+
+def test_every_lazy_name_is_visible_to_static_readers() -> None:
+    """Type checkers and the API reference read ``__init__`` without running it: every name of
+    ``__all__`` must be imported there under ``TYPE_CHECKING``."""
+    import ast
+
+    source = Path(qoder_files.__file__).read_text(encoding="utf-8")
+    imported = {
+        alias.asname or alias.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert set(qoder_files.__all__) - imported == set()
