@@ -37,6 +37,7 @@ __all__ = [
     "UploadView",
     "guess_mime_type",
     "open_upload",
+    "start_position",
     "upload_failure",
 ]
 
@@ -101,7 +102,7 @@ def guess_mime_type(filename: str) -> str:
 # --- upload ------------------------------------------------------------------------------------
 
 
-def _start_position(stream: object) -> int | None:
+def start_position(stream: object) -> int | None:
     """Where ``stream`` can be rewound to, or ``None`` when it cannot seek."""
     seekable = getattr(stream, "seekable", None)
     tell = getattr(stream, "tell", None)
@@ -125,7 +126,7 @@ class UploadView(io.RawIOBase):
     def __init__(self, raw: BinaryReader) -> None:
         super().__init__()
         self._raw: Any = raw  # beyond read(), only used when it can seek
-        self._start = _start_position(raw)
+        self._start = start_position(raw)
         self._consumed = 0
 
     def readable(self) -> bool:

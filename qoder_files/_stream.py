@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import IO, Any, Protocol, Self, TypeAlias
 
 from . import _wire, _wire_files
+from ._content import start_position
 from ._public import publish
 from ._seam import HTTPResponse
 from ._sender import Follow, Held, Retry, Sender, deadline_scope, new_request_id
@@ -375,24 +376,12 @@ class AsyncFileStream:
 # --- download_file: the stream copied into a sink ----------------------------------------------
 
 
-def _start_position(stream: object) -> int | None:
-    """Where ``stream`` can be rewound to, or ``None`` when it cannot seek."""
-    seekable = getattr(stream, "seekable", None)
-    tell = getattr(stream, "tell", None)
-    try:
-        if callable(seekable) and callable(tell) and seekable():
-            return int(tell())
-    except (OSError, ValueError):
-        pass
-    return None
-
-
 class _Sink:
     """Where downloaded bytes go, able to start over from its beginning for a retry."""
 
     def __init__(self, out: BinaryWriter) -> None:
         self._out: Any = out  # beyond write(), only used when it can seek
-        self._start = _start_position(out)
+        self._start = start_position(out)
         self._written = 0
 
     def write(self, chunk: bytes) -> None:

@@ -209,27 +209,28 @@ def remove_command(
     checked = file_ids(ids)
     client = options.client()
     if dry_run:
-        done = failed = 0
-        for file_id, file, error in run_each(checked, client.get_file, concurrency):
-            if error is not None:
-                report(error)
-                failed += 1
-            else:
-                click.echo(f"would delete {file_id}  {_name(file)}")
-                done += 1
-        summary(done, failed, "would be deleted")
+        _each(checked, client.get_file, concurrency, "would be deleted", "would delete")
         return
     if len(checked) > 1 and not yes:
         _confirm_delete(len(checked))
+    _each(checked, client.delete_file, concurrency, "deleted", "deleted")
+
+
+def _each(
+    ids: list[str], action: Callable[[str], Any], concurrency: int, verb: str, line: str
+) -> None:
+    """Run ``action`` per id, print ``line`` for each success (with the file's name when the
+    action returns a file), report each failure, then the summary."""
     done = failed = 0
-    for file_id, _, error in run_each(checked, client.delete_file, concurrency):
+    for file_id, result, error in run_each(ids, action, concurrency):
         if error is not None:
             report(error)
             failed += 1
         else:
-            click.echo(f"deleted {file_id}")
+            name = f"  {_name(result)}" if result is not None else ""
+            click.echo(f"{line} {file_id}{name}")
             done += 1
-    summary(done, failed, "deleted")
+    summary(done, failed, verb)
 
 
 def _remove_matching(
