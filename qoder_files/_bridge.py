@@ -25,6 +25,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, 
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
+from ._convert import object_id
 from ._portal import Portal
 from ._public import publish
 from .errors import ClientClosedError
@@ -63,6 +64,10 @@ class PageSource(BatchSource, Protocol):
 
     def pages(self) -> AsyncGenerator[Page[File], None]:
         """The server's pages as sent, in the order fetched."""
+        ...  # pragma: no cover
+
+    def json_batches(self) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """Each page's files as the server's JSON objects, in the order of travel."""
         ...  # pragma: no cover
 
 
@@ -276,9 +281,10 @@ class _Listing(Generic[S]):
                 self._cursor = batch[-1].file_id
             yield batch
 
-    def _batches(self) -> Iterator[list[File]]:
+    def _batches(self, batches: AsyncGenerator[list[Any], None] | None = None) -> Iterator[Any]:
         source = self._source
-        batches = source.batches()
+        if batches is None:
+            batches = source.batches()
         pump = Pump(self._portal, batches, self._ready())
         try:
             self._portal.call(pump.start())
@@ -346,6 +352,21 @@ class SyncPager(_Listing[PageSource]):
 
     def _ready(self) -> Callable[[], Coroutine[Any, Any, None]]:
         return self._source.ahead_ready
+
+    def json_batches(self) -> Iterator[list[dict[str, Any]]]:
+        """Yield each page's files as the JSON objects the server sent, in the order of travel.
+
+        The blocking twin of ``AsyncPager.json_batches()``: the same walk as ``batches()``,
+        without building a ``File``. ``cursor`` is the id of the last object handed out.
+        """
+        self._start()
+        return self._object_batches()
+
+    def _object_batches(self) -> Iterator[list[dict[str, Any]]]:
+        for batch in self._batches(self._source.json_batches()):
+            if batch:
+                self._cursor = object_id(batch[-1])
+            yield batch
 
     def pages(self) -> Iterator[Page[File]]:
         """Yield the server's pages as sent (``data`` newest first), in the order fetched."""

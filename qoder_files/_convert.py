@@ -31,13 +31,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, cast, get_origin
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, get_origin
 
 import attrs
-import cattrs
-from cattrs.preconf.json import make_converter
 
 from .models import DownloadLink, File, Page, Purpose, Scope
+
+if TYPE_CHECKING:
+    import cattrs
+
+T = TypeVar("T")
 
 __all__ = [
     "FIELDS",
@@ -49,10 +52,12 @@ __all__ = [
     "dumps",
     "format_timestamp",
     "loads",
+    "object_id",
     "parse_timestamp",
     "structure_download_link",
     "structure_file",
     "structure_items",
+    "structure_objects_page",
     "structure_page",
     "unstructure_file",
 ]
@@ -647,24 +652,60 @@ def _optional_str(obj: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def structure_page(obj: Any, request_id: str | None = None) -> Page[File]:
-    """Build a ``Page[File]`` from a list envelope ``{data, first_id, last_id, has_more}``."""
+def _envelope_data(obj: Any) -> list[Any]:
     if type(obj) is not dict:
         raise TypeError(f"a list response must be a JSON object, got {type(obj).__name__}")
     data = obj.get("data")
     if type(data) is not list:
         raise TypeError("a list response must have a 'data' array")
+    return data
+
+
+def _page(obj: dict[str, Any], items: list[T], request_id: str | None) -> Page[T]:
     has_more = obj.get("has_more", False)
     if type(has_more) is not bool:
         raise TypeError("envelope field 'has_more' must be a boolean")
     return Page(
-        data=structure_items(data),
+        data=items,
         first_id=_optional_str(obj, "first_id"),
         last_id=_optional_str(obj, "last_id"),
         has_more=has_more,
         next_page=_optional_str(obj, "next_page"),
         request_id=request_id,
     )
+
+
+def structure_page(obj: Any, request_id: str | None = None) -> Page[File]:
+    """Build a ``Page[File]`` from a list envelope ``{data, first_id, last_id, has_more}``."""
+    return _page(obj, structure_items(_envelope_data(obj)), request_id)
+
+
+_ID_KEYS = FIELDS[0].keys  # ("file_id", "id"): the first one present is the id
+
+
+def object_id(obj: dict[str, Any]) -> Any:
+    """The id of a file's JSON object as the server sent it (``file_id``, or newer ``id``)."""
+    for key in _ID_KEYS:
+        if key in obj:
+            return obj[key]
+    return None
+
+
+def structure_objects_page(obj: Any, request_id: str | None = None) -> Page[dict[str, Any]]:
+    """Like ``structure_page``, but the items stay the JSON objects the server sent.
+
+    Each item must still be an object with a non-empty string id (``file_id``, or ``id`` from
+    newer servers), the one field a walk needs; the other fields are not read.
+    """
+    data = _envelope_data(obj)
+    key = _ID_KEYS[0]
+    for item in data:
+        if type(item) is not dict:
+            raise TypeError(f"a file must be a JSON object, got {type(item).__name__}")
+        file_id = item[key] if key in item else object_id(item)
+        if type(file_id) is not str or not file_id:
+            raise ValueError("file field 'file_id' must be a non-empty string")
+    return _page(obj, data, request_id)
 
 
 def structure_download_link(obj: Any, _: Any = DownloadLink) -> DownloadLink:
@@ -685,6 +726,8 @@ def _is_page(cls: Any) -> bool:
 
 
 def _make_converter() -> cattrs.Converter:
+    from cattrs.preconf.json import make_converter  # noqa: PLC0415 - built on first use
+
     conv = make_converter()
     conv.register_structure_hook(File, structure_file)
     conv.register_unstructure_hook(File, unstructure_file)
@@ -710,5 +753,15 @@ def _make_converter() -> cattrs.Converter:
     return conv
 
 
-converter: cattrs.Converter = _make_converter()
-"""The SDK's converter: ``converter.unstructure(file)`` gives the wire JSON object back."""
+if TYPE_CHECKING:
+    converter: cattrs.Converter
+    """The SDK's converter: ``converter.unstructure(file)`` gives the wire JSON object back."""
+
+
+def __getattr__(name: str) -> Any:
+    # ``converter`` is built on first use: listings never need it (their decoders are
+    # generated from ``FIELDS``), and importing cattrs is a noticeable part of start-up.
+    if name == "converter":
+        built = globals()["converter"] = _make_converter()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

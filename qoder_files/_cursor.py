@@ -19,14 +19,18 @@ Pure: it takes pages and hands out requests, and never awaits. Rules it keeps:
 from __future__ import annotations
 
 import enum
+import operator
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
+from ._convert import object_id
 from ._generations import Dialect
 from ._public import publish
 from ._wire import Request, list_request
 from .errors import PaginationError
-from .models import File, Page, Purpose
+from .models import Page, Purpose
 
 __all__ = ["DEFAULT_LIMIT", "MAX_EMPTY_PAGES", "CursorWalk", "Direction"]
 
@@ -35,6 +39,15 @@ DEFAULT_LIMIT = 20
 
 MAX_EMPTY_PAGES = 100
 """Consecutive empty pages with ``has_more`` that a walk accepts before it gives up."""
+
+
+_FILE_ID = operator.attrgetter("file_id")
+_FILENAME = operator.attrgetter("filename")
+
+
+def _object_name(obj: dict[str, Any]) -> str:
+    name = obj.get("filename")
+    return name if type(name) is str else ""
 
 
 class Direction(enum.Enum):
@@ -56,8 +69,10 @@ class CursorWalk:
         "_dialect",
         "_empty",
         "_folded",
+        "_id_of",
         "_limit",
         "_name",
+        "_name_of",
         "_next",
         "_next_page",
         "_purpose",
@@ -97,6 +112,13 @@ class CursorWalk:
         self._sent: set[str] = set()
         self._empty = 0  # empty pages in a row that said has_more
         self._next_page: str | None = None  # the newer servers' opaque forward cursor
+        self._id_of: Callable[[Any], Any] = _FILE_ID
+        self._name_of: Callable[[Any], Any] = _FILENAME
+
+    def read_objects(self) -> None:
+        """Take pages whose items are the server's JSON objects, not ``File`` values."""
+        self._id_of = object_id
+        self._name_of = _object_name
 
     def next_request(self) -> Request | None:
         """The next request to send, or ``None`` when the walk has ended."""
@@ -131,19 +153,20 @@ class CursorWalk:
             self._dialect is None or self._dialect.filters_names_itself()
         )
 
-    def _matches(self, files: list[File]) -> list[File]:
+    def _matches(self, files: list[Any]) -> list[Any]:
         folded = self._folded
         assert folded is not None
-        return [file for file in files if file.filename.casefold().startswith(folded)]
+        name_of = self._name_of
+        return [file for file in files if name_of(file).casefold().startswith(folded)]
 
-    def shown(self, page: Page[File]) -> Page[File]:
+    def shown(self, page: Page[Any]) -> Page[Any]:
         """``page`` as handed to the caller: with only the files matching ``name`` when the
         SDK applies that filter itself (the server cannot), else exactly as sent."""
         if not self._filtering():
             return page
         return attrs.evolve(page, data=self._matches(page.data))
 
-    def accept(self, page: Page[File]) -> list[File]:
+    def accept(self, page: Page[Any]) -> list[Any]:
         """Take the page the last request produced; return its items in the order of travel.
 
         Raises:
@@ -185,12 +208,12 @@ class CursorWalk:
                 )
             self._sent.add(token)
             self._next_page = page.next_page
-            self._next = page.last_id or (data[-1].file_id if data else self._next)
+            self._next = page.last_id or (self._id_of(data[-1]) if data else self._next)
             return items
         if backward:
-            cursor = page.first_id or (data[0].file_id if data else None)
+            cursor = page.first_id or (self._id_of(data[0]) if data else None)
         else:
-            cursor = page.last_id or (data[-1].file_id if data else None)
+            cursor = page.last_id or (self._id_of(data[-1]) if data else None)
         if cursor is None:
             self.done = True
             raise PaginationError(

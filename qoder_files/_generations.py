@@ -33,6 +33,7 @@ __all__ = [
     "GENERATIONS",
     "Dialect",
     "check_generation",
+    "decipher_objects_page_generation",
     "decipher_page_generation",
     "detect",
 ]
@@ -79,6 +80,17 @@ def decipher_page_generation(response: Response) -> tuple[Page[File], str]:
 
     def build(payload: Any, request_id: str | None) -> tuple[Page[File], str]:
         return _convert.structure_page(payload, request_id), detect(payload)
+
+    return decipher(response, build, "list response")
+
+
+def decipher_objects_page_generation(
+    response: Response,
+) -> tuple[Page[dict[str, Any]], str]:
+    """Like ``decipher_page_generation``, but the items stay the JSON objects as sent."""
+
+    def build(payload: Any, request_id: str | None) -> tuple[Page[dict[str, Any]], str]:
+        return _convert.structure_objects_page(payload, request_id), detect(payload)
 
     return decipher(response, build, "list response")
 

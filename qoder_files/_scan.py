@@ -41,9 +41,9 @@ def bounded(fetch: Fetch, concurrency: int) -> Fetch:
     """Wrap ``fetch`` so that at most ``concurrency`` calls run at once."""
     gate = asyncio.Semaphore(concurrency)
 
-    async def limited(request: Any) -> Page[File]:
+    async def limited(request: Any, *, objects: bool = False) -> Page[Any]:
         async with gate:
-            return await fetch(request)
+            return await (fetch(request, objects=True) if objects else fetch(request))
 
     return limited
 

@@ -14,11 +14,11 @@ import platform
 import sys
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
-from . import _checks, _content, _deletes, _inventory, _mirror, _scan, _stream, _wire, _wire_files
+from . import _checks, _scan, _wire, _wire_files
 from ._checks import (
     check_headers,
     check_max_retries,
@@ -28,26 +28,34 @@ from ._checks import (
     check_timeout,
     check_token,
 )
-from ._content import UploadSource
 from ._cursor import CursorWalk
-from ._deletes import DeleteSummary
-from ._generations import G3, Dialect, check_generation, decipher_page_generation
-from ._inventory import InventorySummary
-from ._mirror import MirrorEvent, MirrorSummary
+from ._generations import (
+    G3,
+    Dialect,
+    check_generation,
+    decipher_objects_page_generation,
+    decipher_page_generation,
+)
 from ._public import publish
 from ._retry import RetryPolicy
 from ._seam import AsyncTransport
 from ._sender import DEFAULT_MAX_RESPONSE_BYTES, Sender
-from ._stream import AsyncFileStream, Body, DownloadTarget
 from ._timeout import Timeout, TimeoutSetting, check_timeout_setting
 from ._version import __version__
-from ._wire import Request
+from ._wire import Request, Response
 from .errors import APIConnectionError
 from .models import DownloadLink, File, Page, Purpose
-from .pager import AsyncPager
+from .pager import AsyncPager, Fetch
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from . import _stream
+    from ._content import UploadSource
+    from ._deletes import DeleteSummary
+    from ._inventory import InventorySummary
+    from ._mirror import MirrorEvent, MirrorSummary
+    from ._stream import AsyncFileStream, Body, DownloadTarget
 
 __all__ = ["AsyncClient"]
 
@@ -374,20 +382,22 @@ class AsyncClient:
         self._pagers.add(scan)  # its aclose() also stops a first page still in flight
         return scan
 
-    def _page_fetcher(
-        self, timeout: TimeoutSetting | None, max_retries: int | None
-    ) -> Callable[[Request], Awaitable[Page[File]]]:
-        """How every listing call fetches a page, with its overrides (checked here, once)."""
+    def _page_fetcher(self, timeout: TimeoutSetting | None, max_retries: int | None) -> Fetch:
+        """How every listing call fetches a page, with its overrides (checked here, once).
+
+        ``objects=True`` keeps the page's items as the JSON objects the server sent.
+        """
         options = self._options(timeout, max_retries)
         sender = self._sender
         dialect = self._dialect
 
-        async def fetch(request: Request) -> Page[File]:
+        async def fetch(request: Request, *, objects: bool = False) -> Page[Any]:
             if dialect.generation is None and dialect.needs_probe(request):
                 await self._generation(options)
-            page, generation = await sender.send(
-                dialect.render(request), decipher_page_generation, **options
+            decipher: Callable[[Response], tuple[Page[Any], str]] = (
+                decipher_objects_page_generation if objects else decipher_page_generation
             )
+            page, generation = await sender.send(dialect.render(request), decipher, **options)
             dialect.learn(generation)
             return page
 
@@ -527,6 +537,8 @@ class AsyncClient:
                 "purpose cannot be set on this upload: the server speaks the newest API "
                 "generation (g3), which has no purposes"
             )
+        from . import _content  # noqa: PLC0415 - loaded on first use
+
         with _content.open_upload(file, checked_filename, size) as upload:
             request = _wire_files.upload_request(
                 upload.body,
@@ -667,6 +679,8 @@ class AsyncClient:
         checked_id = _checks.check_file_id(file_id)
         checked_chunk_size = _checks.check_chunk_size(chunk_size)
         options = self._options(timeout, max_retries, deadline)
+        from . import _stream  # noqa: PLC0415 - loaded on first use
+
         return await _stream.download(
             self._sender,
             self._link_fetcher(checked_id, timeout, max_retries),
@@ -727,6 +741,7 @@ class AsyncClient:
         options = self._options(timeout, max_retries, deadline)
         sender = self._sender
         fetch_link = self._link_fetcher(checked_id, timeout, max_retries)
+        from . import _stream  # noqa: PLC0415 - loaded on first use
 
         async def open_body(end: float | None) -> Body:
             body = await _stream.open_body(
@@ -755,7 +770,7 @@ class AsyncClient:
                 raise
             return body
 
-        return AsyncFileStream(checked_id, open_body, deadline=options.get("deadline"))
+        return _stream.AsyncFileStream(checked_id, open_body, deadline=options.get("deadline"))
 
     def _link_fetcher(
         self, file_id: str, timeout: TimeoutSetting | None, max_retries: int | None
@@ -874,6 +889,8 @@ class AsyncClient:
         async def download(file_id: str, path: str) -> None:
             await self.download_file(file_id, path, **options)
 
+        from . import _mirror  # noqa: PLC0415 - loaded on first use
+
         return await _mirror.mirror(
             listing, download, directory, concurrency=checked_concurrency, progress=progress
         )
@@ -912,6 +929,8 @@ class AsyncClient:
 
         async def delete(file_id: str) -> None:
             await self.delete_file(file_id, **options)
+
+        from . import _deletes  # noqa: PLC0415 - loaded on first use
 
         return await _deletes.delete_files(
             checked, delete, concurrency=checked_concurrency, progress=progress
@@ -956,6 +975,8 @@ class AsyncClient:
         if not isinstance(full, bool):
             raise ValueError(f"full must be True or False, got {full!r}")
         options = self._options(timeout, max_retries)
+        from . import _inventory  # noqa: PLC0415 - loaded on first use
+
         return await _inventory.sync_inventory(
             self, location, full=full, progress=progress, **options
         )

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import types
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
+from ._convert import object_id
 from ._cursor import CursorWalk, Direction
 from ._public import publish
 from ._wire import Request
@@ -24,7 +25,12 @@ from .models import File, Page
 
 __all__ = ["AsyncPager"]
 
-Fetch = Callable[[Request], Awaitable[Page[File]]]
+
+class Fetch(Protocol):
+    """How a pager gets the page of a request: ``Page[File]``, or with ``objects=True`` a page
+    whose items are the JSON objects the server sent."""
+
+    def __call__(self, request: Request, *, objects: bool = False) -> Awaitable[Page[Any]]: ...
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -67,10 +73,11 @@ class AsyncPager:
         self._fetch = fetch
         self._walk = walk
         self._cursor = walk.start
-        self._ahead: asyncio.Task[Page[File]] | None = None  # the next page, read ahead
-        self._waiting: asyncio.Task[Page[File]] | None = None  # the page being awaited now
+        self._ahead: asyncio.Task[Page[Any]] | None = None  # the next page, read ahead
+        self._waiting: asyncio.Task[Page[Any]] | None = None  # the page being awaited now
         self._started = False
         self._closed = False
+        self._objects = False  # json_batches(): pages keep the server's JSON objects
         self._iterator: AsyncIterator[Any] | None = None
 
     def __repr__(self) -> str:
@@ -105,7 +112,7 @@ class AsyncPager:
             f"its client); resume from cursor {self._cursor!r}"
         )
 
-    async def _next_batch(self) -> tuple[Page[File], list[File]] | None:
+    async def _next_batch(self) -> tuple[Page[Any], list[Any]] | None:
         """The next server page and its items in the order of travel, or ``None`` at the end.
 
         Raises:
@@ -139,8 +146,8 @@ class AsyncPager:
             self._ahead = self._spawn(following)
         return self._walk.shown(page), items
 
-    def _spawn(self, request: Request) -> asyncio.Task[Page[File]]:
-        fetching = self._fetch(request)
+    def _spawn(self, request: Request) -> asyncio.Task[Page[Any]]:
+        fetching = self._fetch(request, objects=True) if self._objects else self._fetch(request)
         if type(fetching) is types.CoroutineType:  # an ``async def``: skip ensure_future's checks
             task = asyncio.get_running_loop().create_task(fetching)
         else:
@@ -185,6 +192,27 @@ class AsyncPager:
                 yield items
                 if items:
                     self._cursor = items[-1].file_id
+        finally:
+            self._cancel_ahead()
+
+    async def json_batches(self) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """Yield each page's files as the JSON objects the server sent, in the order of travel.
+
+        The walk is the same as ``batches()`` (cursors, direction, ``max_items``, the ``name``
+        filter, resuming from ``cursor``), but no ``File`` is built: each object is handed out
+        as decoded, in the server's own shape (``file_id`` on the seed generation, ``id`` and
+        ``type`` on the newest). Only its id is checked. For callers that pass the listing on
+        as JSON, such as a web app's response or an export, without paying for models.
+        """
+        self._start()
+        self._objects = True
+        self._walk.read_objects()
+        try:
+            while (batch := await self._next_batch()) is not None:
+                items = batch[1]
+                yield items
+                if items:
+                    self._cursor = object_id(items[-1])
         finally:
             self._cancel_ahead()
 
@@ -236,7 +264,7 @@ class AsyncPager:
             self._cursor = start
             raise
 
-    def _cancel_ahead(self) -> asyncio.Task[Page[File]] | None:
+    def _cancel_ahead(self) -> asyncio.Task[Page[Any]] | None:
         task, self._ahead = self._ahead, None
         if task is not None and not task.done():
             loop = task.get_loop()
