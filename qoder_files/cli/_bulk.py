@@ -23,7 +23,7 @@ from ._render import is_terminal, visible
 from ._table import human_size
 
 if TYPE_CHECKING:
-    from qoder_files import InventoryStats, MirrorEvent
+    from qoder_files import InventoryStats, InventorySummary, MirrorEvent
 
 __all__ = ["COMMANDS", "bulk_progress"]
 
@@ -151,9 +151,20 @@ def inventory_group() -> None:
 @click.pass_obj
 def inventory_sync_command(options: Options, database: Path, full: bool) -> None:
     """Bring DATABASE up to date (incremental unless --full; resumes an interrupted sync)."""
-    client = options.client()
+    import asyncio  # noqa: PLC0415 - not for --help
+
+    client = options.async_client()
+
+    async def sync(advance: Advance) -> InventorySummary:
+        async with client:
+            return await client.sync_inventory(
+                database, full=full, progress=lambda n: advance(files=n)
+            )
+
+    # On an event loop of its own in this thread: the listing's pages reach the database
+    # without crossing threads (Ctrl-C cancels the sync at its next wait).
     with bulk_progress("Syncing") as advance:
-        summary = client.sync_inventory(database, full=full, progress=lambda n: advance(files=n))
+        summary = asyncio.run(sync(advance))
     resumed = ", resuming an interrupted sync" if summary.resumed else ""
     deleted = f", {summary.marked_deleted} marked deleted" if summary.full else ""
     click.echo(

@@ -17,6 +17,7 @@ import click
 from ._render import one_line, visible
 
 if TYPE_CHECKING:
+    from qoder_files.client import AsyncClient
     from qoder_files.sync import Client
 
 __all__ = ["DEMO_FILES", "PURPOSES", "CommandError", "Options", "fail", "file_ids", "report"]
@@ -65,6 +66,24 @@ class Options:
         self.proxy = proxy
         self.verbose = verbose
 
+    def _connection(self) -> tuple[str, str | None]:
+        """The token and base URL to use, starting the emulator when asked for."""
+        ctx = click.get_current_context().find_root()
+        token, base_url = self.token, self.base_url
+        if self.emulator:
+            from ._emulator import seeded_emulator  # noqa: PLC0415 - only when asked for
+
+            emulator = seeded_emulator(DEMO_FILES)
+            base_url = ctx.with_resource(emulator.serve_in_thread())
+            token = self.token = emulator.token
+        if token is None or not token.strip():
+            raise click.UsageError(
+                "no token: pass --token or set QODER_PAT (or try --emulator for a demo)", ctx
+            )
+        if self.verbose:
+            self._log_requests(token)
+        return token, base_url
+
     def client(self) -> Client:
         """A ``Client`` for this invocation, closed (with any emulator) when it ends.
 
@@ -74,20 +93,7 @@ class Options:
         """
         from qoder_files.sync import Client  # noqa: PLC0415 - not for --help
 
-        ctx = click.get_current_context().find_root()
-        token, base_url = self.token, self.base_url
-        if self.emulator:
-            from ._emulator import seeded_emulator  # noqa: PLC0415 - only when asked for
-
-            emulator = seeded_emulator(DEMO_FILES)
-            base_url = ctx.with_resource(emulator.serve_in_thread())
-            token = self.token = emulator.token
-        if not (token or "").strip():
-            raise click.UsageError(
-                "no token: pass --token or set QODER_PAT (or try --emulator for a demo)", ctx
-            )
-        if self.verbose:
-            self._log_requests(token)
+        token, base_url = self._connection()
         client = Client(
             token,
             base_url=base_url,
@@ -95,7 +101,26 @@ class Options:
             max_retries=self.max_retries,
             proxy=self.proxy,
         )
-        return ctx.with_resource(client)
+        return click.get_current_context().find_root().with_resource(client)
+
+    def async_client(self) -> AsyncClient:
+        """An ``AsyncClient`` for this invocation, for a command that runs its own event loop
+        (it closes the client itself, with ``async with``).
+
+        Raises:
+            click.UsageError: no token was given.
+            ValueError: an option the ``AsyncClient`` refuses (a usage error too).
+        """
+        from qoder_files.client import AsyncClient  # noqa: PLC0415 - not for --help
+
+        token, base_url = self._connection()
+        return AsyncClient(
+            token,
+            base_url=base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            proxy=self.proxy,
+        )
 
     def _log_requests(self, token: str | None) -> None:
         import logging  # noqa: PLC0415 - not for --help

@@ -1,19 +1,19 @@
 """``qoder-files ls``: a listing streamed a page at a time, that says how to resume when it stops.
 
-Each page the SDK hands over (``batches()``) is written with one write, in the chosen format,
-as soon as it arrives. When the listing stops early (an API or network error after the
-client's retries, or Ctrl-C) the writer still completes its document (``--format json``
+The listing runs on the async client, on an event loop in the command's own thread. Each page
+the SDK hands over is written with one write, in the chosen format, as soon as it arrives:
+JSON and JSON lines take the server's objects as decoded (``json_batches()``), the table and
+CSV take files (``batches()``). When the listing stops early (an API or network error after
+the client's retries, or Ctrl-C) the writer still completes its document (``--format json``
 closes its array), and stderr says how many files were written and the exact flag that
-resumes after the last of them. Ctrl-C during a write is held until the page is written, so
-the count and the resume point are exact.
+resumes after the last of them. Ctrl-C takes effect at the listing's next wait, never in the
+middle of a page's write, so the count and the resume point are exact.
 """
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
-from types import FrameType
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,7 +22,9 @@ from ._context import PURPOSES, Options, report
 from ._render import is_terminal, stdout_bytes
 
 if TYPE_CHECKING:
-    from qoder_files.sync import SyncPager, SyncScan
+    from qoder_files._scan import AsyncScan
+    from qoder_files.client import AsyncClient
+    from qoder_files.pager import AsyncPager
 
     from ._progress import ProgressLine
     from ._writers import Writer
@@ -43,48 +45,6 @@ def parse_fields(ctx: click.Context, param: click.Parameter, value: str | None) 
     if not fields or not all(field.isidentifier() for field in fields):
         raise click.BadParameter("must be comma-separated field names, e.g. file_id,filename")
     return fields
-
-
-class _Interrupts:
-    """Holds Ctrl-C while a page is written, and raises it once the page is out."""
-
-    def __init__(self) -> None:
-        self._writing = False
-        self._pending = False
-        self._previous: Any = None
-
-    def _handler(self, signum: int, frame: FrameType | None) -> None:
-        if self._writing:
-            self._pending = True
-            return
-        raise KeyboardInterrupt
-
-    def __enter__(self) -> _Interrupts:
-        import signal  # noqa: PLC0415 - not for --help
-        import threading  # noqa: PLC0415
-
-        main = threading.current_thread() is threading.main_thread()
-        if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import signal  # noqa: PLC0415
-
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-    @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        """While inside, Ctrl-C waits; it is raised on the way out."""
-        self._writing = True
-        try:
-            yield
-        finally:
-            self._writing = False
-            if self._pending:
-                self._pending = False
-                raise KeyboardInterrupt
 
 
 class _Resume:
@@ -125,21 +85,70 @@ def _progress_line(max_items: int | None) -> ProgressLine | None:
     return ProgressLine(sys.stderr, "Listing", total=max_items, unit="files")
 
 
-def _stream(listing: SyncPager | SyncScan, writer: Writer, resume: _Resume) -> None:
-    """Write every page of ``listing``; on an early stop, finish, say how to resume, exit."""
+def _batches(
+    listing: AsyncPager | AsyncScan, writer: Writer
+) -> tuple[AsyncIterator[list[Any]], Callable[[Any], str]]:
+    """The pages for ``writer``, and how to read the id of one of their items.
+
+    A writer of JSON takes the server's own objects: a listing hands them over as decoded
+    (``json_batches()``), without building a ``File`` only to write it back out. A scan
+    merges files, so its files are written back as objects.
+    """
+    import operator  # noqa: PLC0415 - not for --help
+
+    from qoder_files._convert import object_id  # noqa: PLC0415 - loaded by the client
+    from qoder_files.pager import AsyncPager  # noqa: PLC0415
+
+    if not writer.objects:
+        return listing.batches(), operator.attrgetter("file_id")
+    if isinstance(listing, AsyncPager):
+        return listing.json_batches(), object_id
+    from ._render import WireEncoder  # noqa: PLC0415
+
+    wire = WireEncoder().wire
+
+    async def objects() -> AsyncIterator[list[Any]]:
+        async for batch in listing.batches():
+            yield [wire(file) for file in batch]
+
+    return objects(), object_id
+
+
+async def _write_pages(
+    client: AsyncClient,
+    listing: AsyncPager | AsyncScan,
+    writer: Writer,
+    resume: _Resume,
+    progress: ProgressLine | None,
+) -> None:
+    """Write each page as it arrives (one write per page; nothing awaits mid-page)."""
+    async with client, listing:
+        batches, id_of = _batches(listing, writer)
+        async for batch in batches:
+            writer.page(batch)
+            if batch:
+                resume.written += len(batch)
+                resume.last = id_of(batch[-1])
+            if progress is not None and resume.written >= PROGRESS_AFTER:
+                progress.update(resume.written)
+
+
+def _stream(
+    client: AsyncClient, listing: AsyncPager | AsyncScan, writer: Writer, resume: _Resume
+) -> None:
+    """Write every page of ``listing``; on an early stop, finish, say how to resume, exit.
+
+    The listing runs on an event loop of its own in this thread: pages go from the socket to
+    stdout without crossing threads. Ctrl-C cancels the loop's task at its next wait, never
+    in the middle of a page's write, so the count and the resume point are exact.
+    """
+    import asyncio  # noqa: PLC0415 - not for --help
+
     progress = _progress_line(resume.max_items)
     interrupted = False
     stopped: Exception | None = None
     try:
-        with _Interrupts() as interrupts, listing:
-            for batch in listing.batches():
-                with interrupts.writing():
-                    writer.page(batch)
-                    if batch:
-                        resume.written += len(batch)
-                        resume.last = batch[-1].file_id
-                if progress is not None and resume.written >= PROGRESS_AFTER:
-                    progress.update(resume.written)
+        asyncio.run(_write_pages(client, listing, writer, resume, progress))
     except KeyboardInterrupt:
         interrupted = True
     except BrokenPipeError:
@@ -218,8 +227,8 @@ def list_command(
     """List files, newest first (or from --before toward the newest)."""
     if limit is None:
         limit = FULL_PAGE if max_items is None or name else max(1, min(FULL_PAGE, max_items))
-    client = options.client()
-    listing: SyncPager | SyncScan
+    client = options.async_client()
+    listing: AsyncPager | AsyncScan
     if all_purposes:
         if purpose or after or before:
             raise click.UsageError("--all-purposes takes no --purpose, --after or --before")
@@ -247,7 +256,7 @@ def list_command(
         max_items=max_items,
         scan=all_purposes,
     )
-    _stream(listing, writer, resume)
+    _stream(client, listing, writer, resume)
 
 
 COMMANDS = [list_command]

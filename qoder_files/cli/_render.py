@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_SEED_ID = "file_id"  # the id key of the seed generation's file objects
 
 
 def _is_terminal(stream: IO[Any]) -> bool:
@@ -239,6 +240,55 @@ class WireEncoder:
             return [dumps(obj) for obj in objects]
         except (TypeError, ValueError):  # an integer beyond 64 bits, a lone surrogate...
             return [self._exact(file) for file in files]
+
+    def seed_shape(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The server's JSON objects in the seed generation's shape, the one output speaks.
+
+        A seed-generation server's objects already are (each has ``file_id``) and are kept
+        exactly as sent; newer servers' (``id``, ``type``...) are read into files and written
+        back the way ``wire`` writes every file.
+
+        Raises:
+            InvalidResponseError: a newer server's object does not match the documented shape.
+        """
+        if all(_SEED_ID in obj for obj in objects):
+            return objects
+        from qoder_files import _convert  # noqa: PLC0415 - loaded with the client
+        from qoder_files.errors import InvalidResponseError  # noqa: PLC0415
+
+        try:
+            files = _convert.structure_items(objects)
+        except (KeyError, TypeError, ValueError) as exc:
+            reason = exc.args[0] if exc.args else type(exc).__name__
+            raise InvalidResponseError(
+                f"the server sent a list response that does not match the documented shape: "
+                f"{reason}",
+                status_code=200,
+            ) from None
+        wire = self.wire
+        return [wire(file) for file in files]
+
+    def encode_objects(self, objects: list[dict[str, Any]]) -> list[bytes]:
+        """The server's JSON objects of one page, each as compact JSON (selected keys only)."""
+        objects = self.seed_shape(objects)
+        if self.fields is not None:
+            select = self.select
+            objects = [select(obj) for obj in objects]
+        dumps = self._dumps
+        try:
+            return [dumps(obj) for obj in objects]
+        except (TypeError, ValueError):  # an integer beyond 64 bits, a lone surrogate...
+            return [self._exact_value(obj) for obj in objects]
+
+    def _exact_value(self, value: Any) -> bytes:
+        try:
+            return self._dumps(value)
+        except (TypeError, ValueError):
+            pass
+        try:
+            return self._stdlib_dumps(value)
+        except UnicodeEncodeError:  # a lone surrogate: keep it as an escape
+            return json.dumps(value, separators=(",", ":"), default=str).encode()
 
     def encode_value(self, value: Any) -> str:
         """One value (an object, a list...) as compact JSON text."""

@@ -131,6 +131,8 @@ class TableWriter:
         fields: The wire keys to show, one column each; ``None`` for the default columns.
     """
 
+    objects = False
+
     def __init__(
         self,
         out: IO[bytes],

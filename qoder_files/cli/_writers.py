@@ -37,9 +37,15 @@ CSV_COLUMNS = (
 
 
 class Writer(Protocol):
-    """One output format: ``page()`` per page (one write each), then ``finish()``."""
+    """One output format: ``page()`` per page (one write each), then ``finish()``.
 
-    def page(self, files: list[File]) -> None:
+    ``objects``: whether ``page()`` takes the server's JSON objects (from ``json_batches()``)
+    rather than ``File`` values.
+    """
+
+    objects: bool
+
+    def page(self, files: list[Any]) -> None:
         """Write one page of files."""
 
     def finish(self) -> None:
@@ -47,6 +53,10 @@ class Writer(Protocol):
 
 
 class _JsonLines:
+    """JSON lines of the server's own objects: passed through as sent, one write per page."""
+
+    objects = True
+
     def __init__(self, out: IO[bytes], encoder: WireEncoder, terminal: bool) -> None:
         self._out = out
         self._encoder = encoder
@@ -57,9 +67,9 @@ class _JsonLines:
             return data
         return json_for_terminal(data.decode()).encode()
 
-    def page(self, files: list[File]) -> None:
+    def page(self, files: list[Any]) -> None:
         if files:
-            lines = self._encoder.encode(files)
+            lines = self._encoder.encode_objects(files)
             lines.append(b"")
             write_bytes(self._out, self._bytes(b"\n".join(lines)))
 
@@ -70,12 +80,13 @@ class _JsonLines:
 class _JsonArray(_JsonLines):
     _started = False
 
-    def page(self, files: list[File]) -> None:
+    def page(self, files: list[Any]) -> None:
         if not files:
             return
         head = b",\n  " if self._started else b"[\n  "
         self._started = True
-        write_bytes(self._out, self._bytes(head + b",\n  ".join(self._encoder.encode(files))))
+        lines = self._encoder.encode_objects(files)
+        write_bytes(self._out, self._bytes(head + b",\n  ".join(lines)))
 
     def finish(self) -> None:
         write_bytes(self._out, b"\n]\n" if self._started else b"[]\n")
@@ -90,6 +101,8 @@ def _csv_cell(value: Any, encoder: WireEncoder) -> Any:
 
 
 class _Csv:
+    objects = False
+
     def __init__(
         self, out: IO[bytes], encoder: WireEncoder, terminal: bool, fields: list[str] | None
     ) -> None:
@@ -125,6 +138,8 @@ class _Csv:
 
 
 class _Ids:
+    objects = False
+
     def __init__(self, out: IO[bytes]) -> None:
         self._out = out
 
