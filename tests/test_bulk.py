@@ -23,6 +23,7 @@ from qoder_files import (
     RetryPolicy,
     inventory_stats,
 )
+from qoder_files._inventory import _FIELDS, _row
 from qoder_files._mirror import MANIFEST, local_name
 from qoder_files.testing import Fault, FilesEmulator
 
@@ -214,6 +215,27 @@ async def test_inventory_sync_incremental_and_full(tmp_path: Path) -> None:
     assert stats.deleted == 5
     assert sum(n for _, n, _ in stats.by_purpose) == 2005
     assert sum(n for _, n, _ in stats.by_month) == 2005
+
+
+@pytest.mark.parametrize("shape", ["g1", "g3"])
+async def test_inventory_rows_equal_the_files_the_sdk_reads(shape: str, tmp_path: Path) -> None:
+    """Rows are built from the server's objects without models; they must be the rows of the
+    files the typed listing reads, on either generation (and the counts must hold in batches
+    that span pages)."""
+    emulator = FilesEmulator(shape=shape)
+    emulator.seed(1234)
+    db = tmp_path / "inventory.db"
+    async with emulator.serve() as url, AsyncClient(emulator.token, base_url=url) as client:
+        summary = await client.sync_inventory(db)
+        files = await client.list_files(limit=100).collect(unbounded=True)
+        again = await client.sync_inventory(db, full=True)
+    assert (summary.listed, summary.added) == (1234, 1234)
+    assert (again.listed, again.added, again.marked_deleted) == (1234, 0, 0)
+    expected = {row[0]: row[:-1] for row in (_row(f, 0) for f in files)}
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        names = ", ".join(_FIELDS)
+        stored = {row[0]: row for row in connection.execute(f"SELECT {names} FROM files")}
+    assert stored == expected
 
 
 def test_inventory_survives_three_kill_9s(tmp_path: Path) -> None:

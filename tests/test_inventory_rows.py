@@ -1,0 +1,94 @@
+"""The inventory's short way from a server's JSON object to its row, against the long way.
+
+``_object_row`` reads seed-shaped objects straight into rows; every other object goes through
+``structure_file`` and ``_row``. Both must store the same row for any object, and refuse the
+same objects with ``InvalidResponseError``. Pure: no event loop, no database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from qoder_files import InvalidResponseError
+from qoder_files._convert import structure_file
+from qoder_files._inventory import _key, _object_key, _object_row, _row
+
+BASE: dict[str, Any] = {
+    "file_id": "file_019e3bb8c1387743bf4ef115aae5acb1",
+    "filename": "report [final].md",
+    "size_bytes": 2048,
+    "mime_type": "text/markdown",
+    "purpose": "tool_output",
+    "status": "ready",
+    "metadata": {},
+    "created_at": "2026-05-18T15:33:44Z",
+    "updated_at": "2026-05-18T15:33:44Z",
+}
+
+SHAPES: dict[str, dict[str, Any]] = {
+    "canonical": BASE,
+    "later update": {**BASE, "updated_at": "2026-05-19T01:02:03Z"},
+    "same instant, other offset": {**BASE, "updated_at": "2026-05-18T17:33:44+02:00"},
+    "fractional seconds": {**BASE, "created_at": "2026-05-18T15:33:44.123Z"},
+    "microseconds": {**BASE, "created_at": "2026-05-18T15:33:44.123456+00:00"},
+    "an offset": {**BASE, "created_at": "2026-05-18T15:33:44-07:00", "updated_at": None},
+    "naive time": {**BASE, "created_at": "2026-05-18T15:33:44", "updated_at": None},
+    "space separator": {**BASE, "created_at": "2026-05-18 15:33:44Z"},
+    "no optional keys": {
+        k: BASE[k] for k in ("file_id", "filename", "size_bytes", "mime_type", "created_at")
+    },
+    "nulls": {**BASE, "purpose": None, "status": None, "metadata": None, "updated_at": None},
+    "user upload": {**BASE, "purpose": "user_upload"},
+    "unknown purpose": {**BASE, "purpose": "future_purpose"},
+    "metadata": {**BASE, "metadata": {"run": 7, "tags": ["a", "ü"], "nested": {"x": None}}},
+    "status object": {**BASE, "status": {"state": "ready", "progress": 1}},
+    "status number": {**BASE, "status": 3},
+    "unknown key": {**BASE, "session_id": "sess_1"},
+    "newer generation": {
+        "id": "file_019e3bb8c1387743bf4ef115aae5acb2",
+        "type": "file",
+        "filename": "out.csv",
+        "size_bytes": 5,
+        "mime_type": "text/csv",
+        "downloadable": True,
+        "scope": {"id": "sess_abc", "type": "session"},
+        "created_at": "2026-05-18T15:33:44Z",
+    },
+    "control characters": {**BASE, "filename": "a\x1b[31mb\x07\nc"},
+    "big size": {**BASE, "size_bytes": 2**62},
+}
+
+BAD: dict[str, Any] = {
+    "not an object": "file_1",
+    "no id": {k: v for k, v in BASE.items() if k != "file_id"},
+    "empty id": {**BASE, "file_id": ""},
+    "id a number": {**BASE, "file_id": 7},
+    "size as text": {**BASE, "size_bytes": "2048"},
+    "size a boolean": {**BASE, "size_bytes": True},
+    "bad time": {**BASE, "created_at": "yesterday"},
+    "time a number": {**BASE, "created_at": 1716046424},
+    "metadata a list": {**BASE, "metadata": [1]},
+    "name a number": {**BASE, "filename": 12},
+}
+
+
+@pytest.mark.parametrize("obj", SHAPES.values(), ids=SHAPES.keys())
+def test_both_ways_store_the_same_row(obj: dict[str, Any]) -> None:
+    assert _object_row(obj, 3) == _row(structure_file(obj), 3)
+    assert _object_key(obj) == _key(structure_file(obj))
+
+
+@pytest.mark.parametrize("obj", BAD.values(), ids=BAD.keys())
+def test_both_ways_refuse_the_same_objects(obj: Any) -> None:
+    with pytest.raises((TypeError, ValueError, KeyError)):
+        structure_file(obj)
+    with pytest.raises(InvalidResponseError, match="documented shape"):
+        _object_row(obj, 1)
+
+
+def test_rows_hold_only_values_sqlite_stores() -> None:
+    for obj in SHAPES.values():
+        for value in _object_row(obj, 1):
+            assert value is None or type(value) in (str, int, float)
