@@ -15,11 +15,16 @@ How a sync walks, and what it keeps true:
   uploads costs one or two list requests.
 - Full: the whole listing is read, and afterwards every row the walk did not see is marked
   ``deleted_at``.
-- Crash-safe: each page's rows and the listing cursor commit in one transaction. A sync
-  killed at any moment leaves a walk in progress that the next sync resumes from its cursor
-  (then it walks from the top again for anything newer), with no gap and no duplicate.
+- Crash-safe: rows commit with the listing cursor of their last page in one transaction, a
+  batch of pages at a time. A sync killed at any moment leaves a walk in progress that the
+  next sync resumes from its cursor (then it walks from the top again for anything newer),
+  with no gap and no duplicate.
 
-The SQL is the standard library's ``sqlite3``; the listing is the client's pager.
+The listing is the client's pager, read as the server's JSON objects (``json_batches()``);
+each object becomes its row directly (``object_row``: the short way in ``_inventory_store``
+for plain seed-shaped objects, through a ``File`` for any other). The SQL is the standard
+library's ``sqlite3``; a big sync stores its rows from a writer process
+(``_inventory_store``), so that listing and storing each have a core.
 """
 
 from __future__ import annotations
@@ -27,18 +32,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import itertools
 import json
 import operator
 import os
 import sqlite3
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from . import _inventory_store
 from ._convert import dumps as _json_dumps
 from ._convert import format_timestamp, object_id, structure_file
 from ._public import publish
@@ -52,11 +58,19 @@ __all__ = ["InventoryStats", "InventorySummary", "inventory_stats", "sync_invent
 
 _FIELDS = tuple(field.name for field in attrs.fields(File))
 _TYPES = {"file_id": "TEXT PRIMARY KEY", "size_bytes": "INTEGER", "downloadable": "INTEGER"}
+T = TypeVar("T")
+
 _PAGE = 100
 _BATCH = 1000
 """Rows stored per transaction at most, while a walk reads many pages quickly."""
 _FLUSH_AFTER = 0.5
 """Seconds after which the rows read so far are stored, however few."""
+_IN_FLIGHT = 4
+"""Batches handed to the writer process ahead of its answers (the listing waits beyond)."""
+_PROCESS_AFTER = 2_000
+"""Rows a walk stores itself before it starts a writer process for the rest."""
+# The writer process imports this package from where this process found it.
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(_inventory_store.__file__)))
 
 
 @attrs.frozen(kw_only=True)
@@ -175,104 +189,26 @@ def _row(file: File, epoch: int) -> tuple[Any, ...]:
     return tuple(values)
 
 
-_DOWNLOADABLE = frozenset(p.value for p in Purpose if p.downloadable)
-# The keys of a file object in the seed generation's shape, in the order of ``_FIELDS``.
-_SEED_ORDER: tuple[str, ...] = (
-    *("file_id", "filename", "size_bytes", "mime_type", "purpose", "status", "metadata"),
-    *("created_at", "updated_at"),
-)
-_SEED_KEYS = frozenset(_SEED_ORDER)
-_SEED_SIZE = len(_SEED_ORDER)
-_SEED_VALUES = operator.itemgetter(*_SEED_ORDER)
-_fromisoformat = datetime.fromisoformat
+# The short way from objects to rows lives apart (the writer process loads only it): it must
+# agree with ``Purpose`` and ``File``.
+_SHORT_WAY_AGREES = {p.value for p in Purpose if p.downloadable} == _inventory_store.DOWNLOADABLE
+_SHORT_WAY_AGREES &= _FIELDS[: len(_inventory_store.SEED_ORDER)] == _inventory_store.SEED_ORDER
+if not _SHORT_WAY_AGREES:  # pragma: no cover - guards future changes to File or Purpose
+    raise RuntimeError("the inventory's seed shape disagrees with File and Purpose")
 
 
-def _time_text(raw: str) -> tuple[datetime, str]:
-    """A wire timestamp, parsed, and as the inventory's UTC text (what ``_utc_text`` gives)."""
-    value = _fromisoformat(raw)  # ValueError for anything but ISO 8601 text
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC), _utc_text(value.replace(tzinfo=UTC))
-    if len(raw) == 20 and raw[19] == "Z" and raw[10] == "T":  # already that text
-        return value, raw
-    return value, _utc_text(value)
-
-
-def _seed_values(obj: dict[str, Any]) -> tuple[Any, ...]:
-    """The nine values of a seed-shaped object, ``None`` for a key it leaves out.
-
-    Raises:
-        KeyError: the object has a key outside the seed shape.
-    """
-    if len(obj) == _SEED_SIZE:
-        values: tuple[Any, ...] = _SEED_VALUES(obj)  # KeyError unless exactly these keys
-        return values
-    if not obj.keys() <= _SEED_KEYS:
-        raise KeyError("not the seed shape")
-    get = obj.get
-    return tuple(get(key) for key in _SEED_ORDER)
-
-
-def _object_row(obj: dict[str, Any], epoch: int) -> tuple[Any, ...]:
+def object_row(obj: Any, epoch: int) -> tuple[Any, ...]:
     """The row of one file object as the server sent it: equal to ``_row`` of its ``File``.
 
-    Objects in the seed generation's shape with plain values take the short way; any other
-    (newer generations' objects, unknown keys, unusual values) is read into a ``File`` first.
+    Plain seed-shaped objects take the short way (``_inventory_store.seed_row``); any other
+    (newer generations' objects, unknown keys, other spellings of times) is read into a
+    ``File`` first.
 
     Raises:
         InvalidResponseError: the object does not match the documented shape.
     """
-    try:
-        if type(obj) is dict:
-            (
-                file_id,
-                filename,
-                size_bytes,
-                mime_type,
-                purpose,
-                status,
-                metadata,
-                created_raw,
-                updated_raw,
-            ) = _seed_values(obj)
-            if (
-                type(file_id) is str
-                and file_id
-                and type(filename) is str
-                and type(size_bytes) is int
-                and type(mime_type) is str
-                and (purpose is None or type(purpose) is str)
-                and (status is None or type(status) is str)
-                and (metadata is None or type(metadata) is dict)
-                and type(created_raw) is str
-                and (updated_raw is None or type(updated_raw) is str)
-            ):
-                created, created_text = _time_text(created_raw)
-                if updated_raw is None:
-                    updated_text = None
-                elif updated_raw == created_raw:
-                    updated_text = created_text
-                else:
-                    updated, updated_text = _time_text(updated_raw)
-                    if updated == created:
-                        updated_text = created_text
-                return (
-                    file_id,
-                    filename,
-                    size_bytes,
-                    mime_type,
-                    purpose,
-                    status,
-                    _json_dumps(metadata) if metadata else "{}",
-                    created_text,
-                    updated_text,
-                    int(purpose in _DOWNLOADABLE),
-                    None,
-                    "{}",
-                    epoch,
-                )
-    except (KeyError, TypeError, ValueError):
-        pass  # the general way decides, with its messages
-    return _row(_read_file(obj), epoch)
+    row = _inventory_store.seed_row(obj, epoch)
+    return _row(_read_file(obj), epoch) if row is None else row
 
 
 def _read_file(obj: Any) -> File:
@@ -289,7 +225,7 @@ def _read_file(obj: Any) -> File:
 def _object_key(obj: dict[str, Any]) -> str:
     """``_key`` of one file object as the server sent it."""
     try:
-        created = _fromisoformat(obj["created_at"])
+        created = datetime.fromisoformat(obj["created_at"])
         file_id = obj["file_id"]
         if type(file_id) is str and file_id:
             if created.tzinfo is None:
@@ -303,10 +239,8 @@ def _object_key(obj: dict[str, Any]) -> str:
 
 @contextlib.contextmanager
 def _connect(path: str) -> Iterator[sqlite3.Connection]:
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection = _inventory_store.connect(path)
     try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
         yield connection
     finally:
         connection.close()
@@ -329,18 +263,8 @@ def _state(connection: sqlite3.Connection) -> dict[str, str]:
     return dict(connection.execute("SELECT key, value FROM sync_state").fetchall())
 
 
-def _upsert_sql(rows: int) -> str:
-    """One statement that stores ``rows`` rows: a page is one step, not one step per row."""
-    names = (*_FIELDS, "seen_epoch")
-    updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != "file_id")
-    values = ", ".join(["(" + ", ".join("?" * len(names)) + ")"] * rows)
-    return (
-        f"INSERT INTO files ({', '.join(names)}) VALUES {values} "
-        f"ON CONFLICT (file_id) DO UPDATE SET {updates}, deleted_at = NULL"
-    )
-
-
-_COLUMNS = len(_FIELDS) + 1
+COLUMN_NAMES = (*_FIELDS, "seen_epoch")
+"""The columns a row holds values for, in order."""
 
 
 class _Walk:
@@ -349,18 +273,7 @@ class _Walk:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
         self.state = _state(connection)
-        limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self._per_statement = max(1, min(_BATCH, limit // _COLUMNS))
-        self._statements: dict[int, str] = {}
-
-    def _store(self, rows: list[tuple[Any, ...]]) -> None:
-        step = self._per_statement
-        for start in range(0, len(rows), step):
-            chunk = rows[start : start + step]
-            sql = self._statements.get(len(chunk))
-            if sql is None:
-                sql = self._statements[len(chunk)] = _upsert_sql(len(chunk))
-            self.connection.execute(sql, list(itertools.chain.from_iterable(chunk)))
+        self._batches = _inventory_store.Batches(connection, COLUMN_NAMES)
 
     def count(self) -> int:
         """How many rows the table holds (deleted ones too)."""
@@ -368,22 +281,8 @@ class _Walk:
 
     def commit(self, rows: list[tuple[Any, ...]], changes: dict[str, str]) -> None:
         """Store ``rows`` and the walk's new state at once (``state`` is the caller's to
-        update: it may run ahead of the transactions while they run on a worker thread)."""
-        connection = self.connection
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            if rows:
-                self._store(rows)
-            for key, value in changes.items():
-                connection.execute(
-                    "INSERT INTO sync_state (key, value) VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (key, value),
-                )
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+        update: it may run ahead of the transactions stored elsewhere)."""
+        self._batches.commit(rows, changes)
 
     def finish(self, epoch: int, full: bool) -> int:
         """End the walk: move the high-water mark, mark what a full walk missed."""
@@ -418,55 +317,130 @@ class _Walk:
 class _Writer:
     """Stores a walk's pages in batches, each with the cursor of its last page, atomically.
 
-    Pages are stored together, up to ``_BATCH`` rows or ``_FLUSH_AFTER`` seconds. A
-    transaction runs on a worker thread while the next pages are fetched and their rows are
-    built (SQLite releases the GIL while it stores); one is under way at most.
+    Pages are stored together, up to ``_BATCH`` rows or ``_FLUSH_AFTER`` seconds. The first
+    batches are stored by this process, one at a time on a worker thread. Once a walk has
+    stored ``_PROCESS_AFTER`` rows, the rest go to a writer process
+    (``_inventory_store``), up to ``_IN_FLIGHT`` batches ahead of its answers: the listing
+    and SQLite then each have a core, instead of taking turns under one GIL.
     """
 
-    def __init__(self, walk: _Walk) -> None:
+    def __init__(self, walk: _Walk, path: str) -> None:
         self._walk = walk
-        self._rows: list[tuple[Any, ...]] = []
+        self._path = path
+        self._objects: list[Any] = []
+        self._epoch = 0
         self._changes: dict[str, str] = {}
         self._since = time.monotonic()
-        self._storing: asyncio.Future[None] | None = None
+        self._stored = 0
+        self._writer: asyncio.subprocess.Process | None = None
+        self._waiting = 0  # batches sent to the writer process, not yet answered
 
-    async def add(self, rows: list[tuple[Any, ...]], changes: dict[str, str]) -> None:
-        """Take one page's rows and the walk's state after it; store when a batch is due."""
-        self._rows += rows
+    async def add(self, objects: list[Any], epoch: int, changes: dict[str, str]) -> None:
+        """Take one page's file objects and the walk's state after them; store when a batch
+        is due."""
+        self._objects += objects
+        self._epoch = epoch
         self._changes.update(changes)
         self._walk.state.update(changes)  # what the walk's next page reads
-        if len(self._rows) >= _BATCH or time.monotonic() - self._since >= _FLUSH_AFTER:
+        if len(self._objects) >= _BATCH or time.monotonic() - self._since >= _FLUSH_AFTER:
             await self.flush()
 
     async def flush(self) -> None:
-        """Start storing what was taken, once the transaction under way has ended."""
-        await self.settle()
-        if not (self._rows or self._changes):
+        """Store (or hand to the writer process) what was taken."""
+        if not (self._objects or self._changes):
             return
-        rows, changes = self._rows, self._changes
-        self._rows, self._changes, self._since = [], {}, time.monotonic()
-        self._storing = asyncio.ensure_future(asyncio.to_thread(self._walk.commit, rows, changes))
+        objects, changes = self._objects, self._changes
+        self._objects, self._changes, self._since = [], {}, time.monotonic()
+        if self._writer is None and self._stored >= _PROCESS_AFTER:
+            self._writer = await _start_writer(self._path)
+        self._stored += len(objects)
+        writer = self._writer
+        if writer is None:
+            rows = _inventory_store.rows_of(objects, self._epoch)
+            await _unstoppable(asyncio.to_thread(self._walk.commit, rows, changes))
+            return
+        assert writer.stdin is not None
+        writer.stdin.write(_inventory_store.frame(objects, self._epoch, changes))
+        self._waiting += 1
+        try:
+            await writer.stdin.drain()
+        except ConnectionError:  # the writer stopped: its answer says why
+            await self._answer()
+        while self._waiting > _IN_FLIGHT:
+            await self._answer()
+
+    async def _answer(self) -> None:
+        writer = self._writer
+        assert writer is not None
+        assert writer.stdout is not None
+        line = await writer.stdout.readline()
+        if line == b"ok\n":
+            self._waiting -= 1
+            return
+        self._waiting = 0
+        if line.startswith(b"error "):
+            message = line[6:].decode("utf-8", "replace").strip()
+            kind, _, detail = message.partition(": ")
+            if kind == InvalidResponseError.__name__:  # a file object of the wrong shape
+                raise InvalidResponseError(detail, status_code=200)
+            raise sqlite3.DatabaseError(f"storing the inventory failed: {message}")
+        code = await writer.wait()
+        raise sqlite3.DatabaseError(f"the inventory's writer process stopped (exit code {code})")
 
     async def settle(self) -> None:
-        """Wait for the transaction under way, if any, and raise its error.
-
-        A transaction on the worker thread cannot be stopped, so a cancellation waits for it
-        to end (the connection must outlive it), then goes on.
-        """
-        storing, self._storing = self._storing, None
-        if storing is None:
+        """Wait until the writer process, if any, has stored every batch it was handed, and
+        raise its error. A cancellation waits too: what was handed over is stored."""
+        writer = self._writer
+        if writer is None:
             return
-        cancelled: asyncio.CancelledError | None = None
-        while not storing.done():
-            try:
-                await asyncio.shield(storing)
-            except asyncio.CancelledError as exc:
-                if storing.done():
-                    break
-                cancelled = exc
-        if cancelled is not None:
-            raise cancelled
-        storing.result()
+        assert writer.stdin is not None
+        writer.stdin.close()
+        try:
+            while self._waiting:
+                await _unstoppable(self._answer())
+        finally:
+            self._writer = None
+            await _unstoppable(writer.wait())
+
+
+async def _start_writer(path: str) -> asyncio.subprocess.Process | None:
+    """The writer process for ``path``, or ``None`` where one cannot run (no interpreter to
+    start, as in an embedded Python): batches are then stored in this process."""
+    executable = sys.executable
+    if not executable or not os.path.basename(executable).lower().startswith(("python", "pypy")):
+        return None
+    search = [_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, search))}
+    try:
+        return await asyncio.create_subprocess_exec(
+            executable,
+            "-m",
+            _inventory_store.__name__,
+            path,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=environment,
+        )
+    except OSError:
+        return None
+
+
+async def _unstoppable(awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable`` to its end even when cancelled (then re-raise the cancellation):
+    a transaction under way, or the writer process, must finish before the database closes."""
+    task = asyncio.ensure_future(awaitable)
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as exc:
+            if task.done():
+                break
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
+    return task.result()
 
 
 def _key(file: File) -> str:
@@ -489,6 +463,9 @@ async def sync_inventory(
     """Bring the inventory at ``path`` up to date with the account (see the module doc)."""
     with _connect(path) as connection:
         _prepare(connection)
+        # The write-ahead log is copied into the database once, at the end, rather than every
+        # thousand pages written: a big sync spends much of its SQLite time copying otherwise.
+        connection.execute("PRAGMA wal_autocheckpoint=0")
         walk = _Walk(connection)
         before = walk.count()
         listed = marked = 0
@@ -512,7 +489,7 @@ async def sync_inventory(
             cursor = walk.state.get("walk_cursor")
             pager = client.list_files(limit=_PAGE, after=cursor, **options)
             done = False
-            writer = _Writer(walk)
+            writer = _Writer(walk, path)
             try:
                 async with pager:
                     # The server's objects as decoded: each becomes its row without a
@@ -529,7 +506,7 @@ async def sync_inventory(
                                 changes["walk_top"] = _object_key(objects[0])
                         elif "walk_top" not in walk.state:
                             changes["walk_top"] = walk.state.get("high_water", "")
-                        await writer.add([_object_row(obj, epoch) for obj in objects], changes)
+                        await writer.add(objects, epoch, changes)
                         listed += len(objects)
                         if progress is not None:
                             progress(len(objects))
@@ -546,6 +523,7 @@ async def sync_inventory(
             if walk_full:  # the resumed walk was the full one: what is left is incremental
                 full = False
         added = walk.count() - before
+        await asyncio.to_thread(connection.execute, "PRAGMA wal_checkpoint(PASSIVE)")
     return InventorySummary(
         listed=listed, added=added, marked_deleted=marked, resumed=resumed, full=ran_full
     )

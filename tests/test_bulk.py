@@ -12,12 +12,15 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from qoder_files import (
     AsyncClient,
     Client,
+    HTTPRequest,
+    InvalidResponseError,
     InventoryStats,
     MirrorEvent,
     RetryPolicy,
@@ -25,7 +28,7 @@ from qoder_files import (
 )
 from qoder_files._inventory import _FIELDS, _row
 from qoder_files._mirror import MANIFEST, local_name
-from qoder_files.testing import Fault, FilesEmulator
+from qoder_files.testing import Fault, FilesEmulator, MockResponse, MockTransport
 
 INSTANT = RetryPolicy(backoff_base=0.0)
 
@@ -300,3 +303,84 @@ async def test_delete_files_is_idempotent() -> None:
     assert not second.failed
     assert {o for _, o in outcomes} == {"deleted"}
     assert not set(targets) & set(emulator.ids())
+
+
+def _paged_listing(objects: list[dict[str, Any]]) -> Callable[[HTTPRequest], MockResponse]:
+    """A seed-generation list route over ``objects`` (newest first), paging forward."""
+    ids = [obj["file_id"] for obj in objects]
+
+    def listing(request: HTTPRequest) -> MockResponse:
+        query = request.query
+        limit = int(query.get("limit", "20"))
+        start = ids.index(query["after"]) + 1 if "after" in query else 0
+        chunk = objects[start : start + limit]
+        return MockResponse(
+            json={
+                "data": chunk,
+                "first_id": chunk[0]["file_id"] if chunk else None,
+                "last_id": chunk[-1]["file_id"] if chunk else None,
+                "has_more": start + limit < len(ids),
+            }
+        )
+
+    return listing
+
+
+def _seed_objects(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "file_id": f"file_{n:032x}",
+            "filename": f"f{n}.txt",
+            "size_bytes": n,
+            "mime_type": "text/plain",
+            "purpose": "tool_output",
+            "status": "ready",
+            "metadata": {},
+            "created_at": f"2026-05-{1 + n // 86400:02d}T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:"
+            f"{n % 60:02d}Z",
+            "updated_at": None,
+        }
+        for n in range(count, 0, -1)
+    ]
+
+
+async def test_a_bad_object_met_by_the_writer_process_stops_the_sync_cleanly(
+    tmp_path: Path,
+) -> None:
+    objects = _seed_objects(4500)
+    objects[3210] = {**objects[3210], "size_bytes": "many"}  # past the rows stored in-process
+    db = tmp_path / "inventory.db"
+    client = AsyncClient(
+        "pt-mock-token-0123", base_url="https://api.example.test/api/v1/cloud",
+        transport=MockTransport(_paged_listing(objects)),
+    )  # fmt: skip
+    async with client:
+        with pytest.raises(InvalidResponseError, match="size_bytes"):
+            await client.sync_inventory(db)
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        stored = [r[0] for r in connection.execute("SELECT file_id FROM files")]
+        cursor = connection.execute(
+            "SELECT value FROM sync_state WHERE key = 'walk_cursor'"
+        ).fetchone()[0]
+    ids = [obj["file_id"] for obj in objects]
+    # every row before the cursor is stored, nothing after the batch that failed
+    assert sorted(stored) == sorted(ids[: ids.index(cursor) + 1])
+    assert len(stored) >= 2000
+    assert ids[3210] not in stored
+
+
+async def test_without_an_interpreter_to_start_the_rows_are_stored_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", "/usr/bin/embedded-host")
+    objects = _seed_objects(3300)
+    db = tmp_path / "inventory.db"
+    client = AsyncClient(
+        "pt-mock-token-0123", base_url="https://api.example.test/api/v1/cloud",
+        transport=MockTransport(_paged_listing(objects)),
+    )  # fmt: skip
+    async with client:
+        summary = await client.sync_inventory(db)
+    assert (summary.listed, summary.added) == (3300, 3300)
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        assert connection.execute("SELECT count(*) FROM files").fetchone()[0] == 3300

@@ -1,19 +1,23 @@
 """The inventory's short way from a server's JSON object to its row, against the long way.
 
-``_object_row`` reads seed-shaped objects straight into rows; every other object goes through
+``object_row`` reads seed-shaped objects straight into rows; every other object goes through
 ``structure_file`` and ``_row``. Both must store the same row for any object, and refuse the
 same objects with ``InvalidResponseError``. Pure: no event loop, no database.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from qoder_files import InvalidResponseError
+from qoder_files import InvalidResponseError, _inventory_store
 from qoder_files._convert import structure_file
-from qoder_files._inventory import _key, _object_key, _object_row, _row
+from qoder_files._inventory import COLUMN_NAMES, _key, _object_key, _prepare, _row, object_row
 
 BASE: dict[str, Any] = {
     "file_id": "file_019e3bb8c1387743bf4ef115aae5acb1",
@@ -76,7 +80,7 @@ BAD: dict[str, Any] = {
 
 @pytest.mark.parametrize("obj", SHAPES.values(), ids=SHAPES.keys())
 def test_both_ways_store_the_same_row(obj: dict[str, Any]) -> None:
-    assert _object_row(obj, 3) == _row(structure_file(obj), 3)
+    assert object_row(obj, 3) == _row(structure_file(obj), 3)
     assert _object_key(obj) == _key(structure_file(obj))
 
 
@@ -85,10 +89,67 @@ def test_both_ways_refuse_the_same_objects(obj: Any) -> None:
     with pytest.raises((TypeError, ValueError, KeyError)):
         structure_file(obj)
     with pytest.raises(InvalidResponseError, match="documented shape"):
-        _object_row(obj, 1)
+        object_row(obj, 1)
 
 
 def test_rows_hold_only_values_sqlite_stores() -> None:
     for obj in SHAPES.values():
-        for value in _object_row(obj, 1):
+        for value in object_row(obj, 1):
             assert value is None or type(value) in (str, int, float)
+
+
+# --- the writer process's parts, in this process ---------------------------------------------
+
+
+def _frames(*batches: tuple[list[Any], int, dict[str, str]]) -> bytes:
+    return b"".join(_inventory_store.frame(*batch) for batch in batches)
+
+
+def test_the_writer_stores_each_batch_and_answers(tmp_path: Path) -> None:
+    db = str(tmp_path / "inventory.db")
+    with contextlib.closing(_inventory_store.connect(db)) as connection:
+        _prepare(connection)
+    first = [{**BASE, "file_id": f"file_{n:032x}"} for n in range(3)]
+    second = [SHAPES["newer generation"], SHAPES["later update"]]
+    source = io.BytesIO(
+        _frames((first, 1, {"walk_cursor": "a"}), (second, 1, {"walk_cursor": "b"}))
+    )
+    replies = io.BytesIO()
+    status = _inventory_store.serve(db, COLUMN_NAMES, _inventory_store.rows_of, source, replies)
+    assert (status, replies.getvalue()) == (0, b"ok\nok\n")
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        stored = {row[0]: row for row in connection.execute("SELECT * FROM files")}
+        cursor = connection.execute("SELECT value FROM sync_state").fetchone()[0]
+    assert cursor == "b"
+    for obj in first + second:
+        row = object_row(obj, 1)
+        assert stored[row[0]][: len(row)] == row
+
+
+def test_a_frame_cut_short_is_never_stored(tmp_path: Path) -> None:
+    db = str(tmp_path / "inventory.db")
+    with contextlib.closing(_inventory_store.connect(db)) as connection:
+        _prepare(connection)
+    whole = _frames(([BASE], 1, {"walk_cursor": "a"}))
+    cut = _frames(([{**BASE, "file_id": "file_b"}], 1, {"walk_cursor": "b"}))[:-5]
+    replies = io.BytesIO()
+    status = _inventory_store.serve(
+        db, COLUMN_NAMES, _inventory_store.rows_of, io.BytesIO(whole + cut), replies
+    )
+    assert (status, replies.getvalue()) == (0, b"ok\n")
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        assert connection.execute("SELECT file_id FROM files").fetchall() == [(BASE["file_id"],)]
+        assert connection.execute("SELECT value FROM sync_state").fetchone()[0] == "a"
+
+
+def test_the_writer_reports_a_bad_object_and_stores_nothing_of_its_batch(tmp_path: Path) -> None:
+    db = str(tmp_path / "inventory.db")
+    with contextlib.closing(_inventory_store.connect(db)) as connection:
+        _prepare(connection)
+    source = io.BytesIO(_frames(([BASE, BAD["size as text"]], 1, {"walk_cursor": "x"})))
+    replies = io.BytesIO()
+    status = _inventory_store.serve(db, COLUMN_NAMES, _inventory_store.rows_of, source, replies)
+    assert status == 1
+    assert replies.getvalue().startswith(b"error InvalidResponseError: ")
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        assert connection.execute("SELECT count(*) FROM files").fetchone()[0] == 0

@@ -1,0 +1,254 @@
+"""Where inventory rows are stored: one transaction per batch, in this process or in a writer.
+
+``Batches`` stores a batch of rows and the walk's new state in one transaction (each batch as
+one multi-row statement). A big sync hands its batches to a writer process instead, this
+module run as ``python -m qoder_files._inventory_store DB``: it turns the file objects it reads
+on stdin into rows and stores them, batch after batch, in order, and answers each with a line
+on stdout. The listing process then spends its time listing, and the rows and SQLite theirs on
+the other core.
+
+The pipe speaks length-prefixed ``marshal`` frames ``(objects, epoch, changes)``: the server's
+file objects as decoded, the walk's epoch and its state after them. A frame cut short (the
+listing process was killed) is dropped, never stored in part. The writer answers ``ok`` per
+batch, or ``error Type: message`` and stops. It ignores Ctrl-C (the listing process decides)
+and ends when its stdin closes, once every batch read is stored.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import marshal
+import operator
+import signal
+import sqlite3
+import struct
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import IO, Any
+
+try:  # the same JSON text as the package's codec (``_convert.dumps``)
+    import orjson
+
+    def _dumps(value: Any) -> str:
+        return orjson.dumps(value).decode()
+
+except ImportError:  # pragma: no cover - depends on the installed extras
+
+    def _dumps(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+__all__ = [
+    "DOWNLOADABLE",
+    "Batches",
+    "connect",
+    "frame",
+    "read_frame",
+    "rows_of",
+    "seed_row",
+    "serve",
+]
+
+_HEADER = struct.Struct("<I")
+_STATE_SQL = (
+    "INSERT INTO sync_state (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection in the inventory's modes: write-ahead log, autocommit (explicit BEGIN)."""
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
+
+
+def _upsert_sql(columns: tuple[str, ...], rows: int) -> str:
+    """One statement that stores ``rows`` rows: a batch is one step, not one step per row."""
+    updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name != "file_id")
+    values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * rows)
+    return (
+        f"INSERT INTO files ({', '.join(columns)}) VALUES {values} "
+        f"ON CONFLICT (file_id) DO UPDATE SET {updates}, deleted_at = NULL"
+    )
+
+
+class Batches:
+    """Stores batches of rows (values in ``columns`` order) with the walk's state, atomically."""
+
+    def __init__(self, connection: sqlite3.Connection, columns: tuple[str, ...]) -> None:
+        self.connection = connection
+        self._columns = columns
+        limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self._per_statement = max(1, min(1000, limit // len(columns)))
+        self._statements: dict[int, str] = {}
+
+    def _store(self, rows: list[tuple[Any, ...]]) -> None:
+        step = self._per_statement
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            sql = self._statements.get(len(chunk))
+            if sql is None:
+                sql = self._statements[len(chunk)] = _upsert_sql(self._columns, len(chunk))
+            self.connection.execute(sql, list(itertools.chain.from_iterable(chunk)))
+
+    def commit(self, rows: list[tuple[Any, ...]], changes: dict[str, str]) -> None:
+        """Store ``rows`` and the walk's new state in one transaction."""
+        connection = self.connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if rows:
+                self._store(rows)
+            for key, value in changes.items():
+                connection.execute(_STATE_SQL, (key, value))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+
+Frame = tuple[list[Any], int, dict[str, str]]
+"""What a writer process reads per batch: file objects, the walk's epoch, its new state."""
+
+
+# --- file objects to rows --------------------------------------------------------------------
+
+DOWNLOADABLE = frozenset({"tool_output", "skill_output"})
+"""The purposes whose files can be downloaded (``_inventory`` checks it against ``Purpose``)."""
+# The keys of a file object in the seed generation's shape, in the order of the row's columns.
+SEED_ORDER: tuple[str, ...] = (
+    *("file_id", "filename", "size_bytes", "mime_type", "purpose", "status", "metadata"),
+    *("created_at", "updated_at"),
+)
+_SEED_KEYS = frozenset(SEED_ORDER)
+_SEED_VALUES = operator.itemgetter(*SEED_ORDER)
+_fromisoformat = datetime.fromisoformat
+
+
+def _utc_text(raw: Any) -> bool:
+    """Whether ``raw`` is a time written as the inventory stores it: ``YYYY-MM-DDTHH:MM:SSZ``."""
+    if type(raw) is not str or len(raw) != 20 or raw[19] != "Z" or raw[10] != "T":
+        return False
+    _fromisoformat(raw)  # ValueError if it is not a time after all
+    return True
+
+
+def seed_row(obj: Any, epoch: int) -> tuple[Any, ...] | None:
+    """The row of a plain seed-shaped file object, or ``None`` for any other object.
+
+    Plain: the seed generation's keys only, each value of its documented type, times in
+    whole UTC seconds with ``Z``. Such a row equals the one ``_inventory`` builds from the
+    object's ``File`` (a test compares them); ``None`` sends the object that long way.
+    """
+    try:
+        if type(obj) is not dict:
+            return None
+        if len(obj) == len(SEED_ORDER):
+            values = _SEED_VALUES(obj)  # KeyError unless exactly these keys
+        elif obj.keys() <= _SEED_KEYS:
+            get = obj.get
+            values = tuple(get(key) for key in SEED_ORDER)
+        else:
+            return None
+        (file_id, filename, size, mime_type, purpose, status, metadata, created, updated) = values
+        if (
+            type(file_id) is str
+            and file_id
+            and type(filename) is str
+            and type(size) is int
+            and type(mime_type) is str
+            and (purpose is None or type(purpose) is str)
+            and (status is None or type(status) is str)
+            and (metadata is None or type(metadata) is dict)
+            and _utc_text(created)
+            and (updated is None or updated == created or _utc_text(updated))
+        ):
+            return (
+                *(file_id, filename, size, mime_type, purpose, status),
+                _dumps(metadata) if metadata else "{}",
+                *(created, updated, int(purpose in DOWNLOADABLE), None, "{}", epoch),
+            )
+    except (KeyError, TypeError, ValueError):
+        pass
+    return None
+
+
+def rows_of(objects: list[Any], epoch: int) -> list[tuple[Any, ...]]:
+    """The rows of a page of file objects as the server sent them.
+
+    Raises:
+        InvalidResponseError: an object does not match the documented shape.
+    """
+    rows = [seed_row(obj, epoch) for obj in objects]
+    if None not in rows:
+        return rows  # type: ignore[return-value]
+    from qoder_files._inventory import object_row  # noqa: PLC0415 - the long way, when needed
+
+    return [
+        object_row(obj, epoch) if row is None else row
+        for obj, row in zip(objects, rows, strict=True)
+    ]
+
+
+# --- the writer process ------------------------------------------------------------------------
+
+
+def frame(objects: list[Any], epoch: int, changes: dict[str, str]) -> bytes:
+    """One batch as the writer process reads it."""
+    body = marshal.dumps((objects, epoch, changes))
+    return _HEADER.pack(len(body)) + body
+
+
+def read_frame(stream: IO[bytes]) -> Frame | None:
+    """The next batch from ``stream``, or ``None`` at its end (or at a frame cut short)."""
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(head)
+    body = stream.read(size)
+    if len(body) < size:
+        return None
+    objects, epoch, changes = marshal.loads(body)
+    return objects, epoch, changes
+
+
+def serve(
+    path: str,
+    columns: tuple[str, ...],
+    rows_of: Callable[[list[Any], int], list[tuple[Any, ...]]],
+    source: IO[bytes],
+    replies: IO[bytes],
+) -> int:
+    """Store every batch read from ``source`` (rows by ``rows_of``); answer each on
+    ``replies``. Returns the exit status."""
+    connection = connect(path)
+    try:
+        batches = Batches(connection, columns)
+        while (batch := read_frame(source)) is not None:
+            objects, epoch, changes = batch
+            try:
+                batches.commit(rows_of(objects, epoch), changes)
+            except Exception as error:
+                message = " ".join(f"{type(error).__name__}: {error}".split())
+                replies.write(f"error {message}\n".encode("utf-8", "backslashreplace"))
+                replies.flush()
+                return 1
+            replies.write(b"ok\n")
+            replies.flush()
+        return 0
+    finally:
+        connection.close()
+
+
+def _main() -> int:  # pragma: no cover - the writer process (its parts are tested in-process)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from qoder_files._inventory import COLUMN_NAMES  # noqa: PLC0415
+
+    return serve(sys.argv[1], COLUMN_NAMES, rows_of, sys.stdin.buffer, sys.stdout.buffer)
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
