@@ -6,7 +6,7 @@
   inventory against ``qoder-files ls --format jsonl`` of the same listing to ``/dev/null``, each
   a fresh process against the pre-rendered page server, run in alternation (bar: at most 1.5x);
 - inventory memory: peak RSS of a fresh process syncing 1,000,000 files against one syncing
-  10,000 (bar: under 50 MB more).
+  10,000, its writer process's peak added (bar: under 50 MB more).
 
 Used by ``bench.py``; each function returns plain numbers.
 """
@@ -32,8 +32,11 @@ import json, resource, sys
 from qoder_files import Client
 with Client(sys.argv[2], base_url=sys.argv[1]) as client:
     summary = client.sync_inventory(sys.argv[3])
+# A big sync stores its rows from a writer process: count its peak too (the sum of the two
+# peaks, an upper bound of what the sync held at once).
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"listed": summary.listed, "peak_rss_kib": peak}))
+writer = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"listed": summary.listed, "peak_rss_kib": peak + writer}))
 """
 
 
