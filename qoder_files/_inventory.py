@@ -69,8 +69,13 @@ _IN_FLIGHT = 4
 """Batches handed to the writer process ahead of its answers (the listing waits beyond)."""
 _PROCESS_AFTER = 2_000
 """Rows a walk stores itself before it starts a writer process for the rest."""
-# The writer process imports this package from where this process found it.
+# The writer process: this package from its own path, or else from where this process found it
+# (appended, so that nothing there shadows the standard library).
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(_inventory_store.__file__)))
+_WRITER = (
+    f"import sys; sys.path.append({_PACKAGE_ROOT!r}); "
+    f"from {_inventory_store.__name__} import main; sys.exit(main())"
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -409,18 +414,15 @@ async def _start_writer(path: str) -> asyncio.subprocess.Process | None:
     executable = sys.executable
     if not executable or not os.path.basename(executable).lower().startswith(("python", "pypy")):
         return None
-    search = [_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")]
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, search))}
     try:
         return await asyncio.create_subprocess_exec(
             executable,
-            "-m",
-            _inventory_store.__name__,
+            "-c",
+            _WRITER,
             path,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
-            env=environment,
         )
     except OSError:
         return None

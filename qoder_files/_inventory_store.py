@@ -2,7 +2,7 @@
 
 ``Batches`` stores a batch of rows and the walk's new state in one transaction (each batch as
 one multi-row statement). A big sync hands its batches to a writer process instead, this
-module run as ``python -m qoder_files._inventory_store DB``: it turns the file objects it reads
+module's ``main()`` in the same Python (``_inventory`` starts it): it turns the objects it reads
 on stdin into rows and stores them, batch after batch, in order, and answers each with a line
 on stdout. The listing process then spends its time listing, and the rows and SQLite theirs on
 the other core.
@@ -45,6 +45,7 @@ __all__ = [
     "Batches",
     "connect",
     "frame",
+    "main",
     "read_frame",
     "rows_of",
     "seed_row",
@@ -243,12 +244,13 @@ def serve(
         connection.close()
 
 
-def _main() -> int:  # pragma: no cover - the writer process (its parts are tested in-process)
+def main() -> int:  # pragma: no cover - the writer process (its parts are tested in-process)
+    """The writer process: store the batches read on stdin into the database ``argv[1]``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from qoder_files._inventory import COLUMN_NAMES  # noqa: PLC0415
 
     return serve(sys.argv[1], COLUMN_NAMES, rows_of, sys.stdin.buffer, sys.stdout.buffer)
 
 
-if __name__ == "__main__":
-    sys.exit(_main())
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
