@@ -213,7 +213,7 @@ def _file(**changes: object) -> File:
 def test_the_fast_wire_path_writes_what_the_converter_writes(file: File, use_orjson: bool) -> None:
     encoder = WireEncoder(use_orjson=use_orjson)
     expected = unstructure_file(file)
-    [line] = encoder.encode([file])
+    [line] = encoder.encode_objects([encoder.wire(file)])
     assert json.loads(line) == json.loads(json.dumps(expected))
     assert json.loads(json.dumps(encoder.wire(file), default=str)).keys() == expected.keys()
 

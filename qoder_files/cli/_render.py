@@ -7,19 +7,23 @@ visible escape, ``\\x1b``. Names, ids, metadata and error messages go through it
 reach a terminal or the table; JSON, JSON lines and CSV written to a file or a pipe keep the
 exact value (JSON escapes controls itself, and ``json_for_terminal`` escapes the rest).
 
-``WireEncoder`` turns a page of ``File`` values into their API JSON objects in one pass: a
-function generated once from the converter's field list (``_convert.FIELDS``), equal to
-``_convert.unstructure_file`` (a test compares them), encoded by orjson when the ``speedups``
-extra is installed. Nothing here does I/O except ``write_bytes``.
+``WireEncoder`` writes a page of the server's file objects as JSON (``encode_objects``): a
+seed-generation server's objects exactly as sent, a newer server's in the seed shape. Its
+``wire`` turns a ``File`` into that object (for the table, CSV and scans): a function generated
+once from the converter's field list (``_convert.FIELDS``), equal to
+``_convert.unstructure_file`` (a test compares them). orjson encodes when the ``speedups``
+extra is installed, the standard library otherwise and for any value orjson refuses. Nothing
+here does I/O except ``write_bytes``.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 import sys
 from collections.abc import Callable, Iterable
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -195,7 +199,6 @@ class WireEncoder:
     def __init__(self, fields: list[str] | None = None, *, use_orjson: bool = True) -> None:
         from qoder_files import _convert  # noqa: PLC0415 - loaded with the client
 
-        self._unstructure = _convert.unstructure_file
         self._orjson: Any = None
         if use_orjson:
             try:
@@ -215,31 +218,28 @@ class WireEncoder:
         else:
             self._dumps = self._stdlib_dumps
 
-    def _stdlib_dumps(self, value: Any) -> bytes:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    def _stdlib_dumps(self, value: Any, *, ascii_only: bool = False) -> bytes:
+        text = json.dumps(
+            value, ensure_ascii=ascii_only, separators=(",", ":"), default=self._native
+        )
+        return text.encode()
+
+    @staticmethod
+    def _native(value: Any) -> Any:
+        # what ``wire`` leaves for the encoder: times (orjson writes them itself) and purposes
+        from qoder_files._convert import format_timestamp  # noqa: PLC0415 - loaded already
+
+        if isinstance(value, datetime):
+            return format_timestamp(value)
+        if isinstance(value, enum.Enum):
+            return value.value
+        raise TypeError(f"{type(value).__name__} is not JSON")
 
     def select(self, wire: dict[str, Any]) -> dict[str, Any]:
         """``wire`` with only the selected keys, in their order (``None`` for a missing key)."""
         if self.fields is None:
             return wire
         return {key: wire.get(key) for key in self.fields}
-
-    def objects(self, files: list[File]) -> list[dict[str, Any]]:
-        """The API JSON objects of ``files`` (selected keys only)."""
-        wire = self.wire
-        if self.fields is None:
-            return [wire(file) for file in files]
-        select = self.select
-        return [select(wire(file)) for file in files]
-
-    def encode(self, files: list[File]) -> list[bytes]:
-        """Each file as compact JSON (UTF-8 bytes, no newline)."""
-        objects = self.objects(files)
-        dumps = self._dumps
-        try:
-            return [dumps(obj) for obj in objects]
-        except (TypeError, ValueError):  # an integer beyond 64 bits, a lone surrogate...
-            return [self._exact(file) for file in files]
 
     def seed_shape(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The server's JSON objects in the seed generation's shape, the one output speaks.
@@ -281,6 +281,7 @@ class WireEncoder:
             return [self._exact_value(obj) for obj in objects]
 
     def _exact_value(self, value: Any) -> bytes:
+        """One object through the stdlib: exact for any value orjson refuses."""
         try:
             return self._dumps(value)
         except (TypeError, ValueError):
@@ -288,7 +289,7 @@ class WireEncoder:
         try:
             return self._stdlib_dumps(value)
         except UnicodeEncodeError:  # a lone surrogate: keep it as an escape
-            return json.dumps(value, separators=(",", ":"), default=str).encode()
+            return self._stdlib_dumps(value, ascii_only=True)
 
     def encode_value(self, value: Any) -> str:
         """One value (an object, a list...) as compact JSON text."""
@@ -296,11 +297,3 @@ class WireEncoder:
             return self._dumps(value).decode()
         except (TypeError, ValueError):
             return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-    def _exact(self, file: File) -> bytes:
-        """One file through the stdlib: exact for any value orjson refuses."""
-        value = self.select(self._unstructure(file))
-        try:
-            return self._stdlib_dumps(value)
-        except UnicodeEncodeError:  # a lone surrogate: keep it as an escape
-            return json.dumps(value, separators=(",", ":")).encode()
