@@ -349,9 +349,7 @@ def run_bulk(quick: bool, repeat: int) -> dict[str, Any]:
     mirror = bulk.mirror_ratio(max(1, repeat // 2))
     print(f"bulk: inventory sync of {inventory_files:,} files", file=sys.stderr)
     with page_server(inventory_files, purposes=False) as base_url:
-        inventory = bulk.inventory_ratio(
-            base_url, TOKEN, child_env(), max(1, repeat // 2), inventory_files
-        )
+        inventory = bulk.inventory_ratio(base_url, TOKEN, child_env(), repeat, inventory_files)
     print(f"bulk: inventory memory, 10,000 vs {large:,} files", file=sys.stderr)
 
     def servers(count: int) -> contextlib.AbstractContextManager[str]:

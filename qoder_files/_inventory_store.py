@@ -88,13 +88,18 @@ class Batches:
         self._statements: dict[int, str] = {}
 
     def _store(self, rows: list[tuple[Any, ...]]) -> None:
-        step = self._per_statement
-        for start in range(0, len(rows), step):
-            chunk = rows[start : start + step]
-            sql = self._statements.get(len(chunk))
-            if sql is None:
-                sql = self._statements[len(chunk)] = _upsert_sql(self._columns, len(chunk))
-            self.connection.execute(sql, list(itertools.chain.from_iterable(chunk)))
+        # Few statement sizes (each size is a statement SQLite compiles and keeps): as many
+        # rows as one statement takes, then a page's worth, then what is left.
+        start = 0
+        for step in (self._per_statement, 100, 1):
+            while len(rows) - start >= step:
+                count = step if step > 1 else len(rows) - start
+                chunk = rows[start : start + count]
+                sql = self._statements.get(count)
+                if sql is None:
+                    sql = self._statements[count] = _upsert_sql(self._columns, count)
+                self.connection.execute(sql, list(itertools.chain.from_iterable(chunk)))
+                start += count
 
     def commit(self, rows: list[tuple[Any, ...]], changes: dict[str, str]) -> None:
         """Store ``rows`` and the walk's new state in one transaction."""
