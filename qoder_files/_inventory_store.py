@@ -131,6 +131,7 @@ SEED_ORDER: tuple[str, ...] = (
 )
 _SEED_KEYS = frozenset(SEED_ORDER)
 _SEED_VALUES = operator.itemgetter(*SEED_ORDER)
+_SEED_SIZE = len(SEED_ORDER)
 _fromisoformat = datetime.fromisoformat
 
 
@@ -152,7 +153,7 @@ def seed_row(obj: Any, epoch: int) -> tuple[Any, ...] | None:
     try:
         if type(obj) is not dict:
             return None
-        if len(obj) == len(SEED_ORDER):
+        if len(obj) == _SEED_SIZE:
             values = _SEED_VALUES(obj)  # KeyError unless exactly these keys
         elif obj.keys() <= _SEED_KEYS:
             get = obj.get
@@ -169,13 +170,29 @@ def seed_row(obj: Any, epoch: int) -> tuple[Any, ...] | None:
             and (purpose is None or type(purpose) is str)
             and (status is None or type(status) is str)
             and (metadata is None or type(metadata) is dict)
-            and _utc_text(created)
+            and type(created) is str
+            and len(created) == 20  # YYYY-MM-DDTHH:MM:SSZ, checked by fromisoformat below
+            and created[19] == "Z"
+            and created[10] == "T"
             and (updated is None or updated == created or _utc_text(updated))
         ):
+            _fromisoformat(created)
+            downloadable = 1 if purpose in DOWNLOADABLE else 0
+            metadata_text = _dumps(metadata) if metadata else "{}"
             return (
-                *(file_id, filename, size, mime_type, purpose, status),
-                _dumps(metadata) if metadata else "{}",
-                *(created, updated, int(purpose in DOWNLOADABLE), None, "{}", epoch),
+                file_id,
+                filename,
+                size,
+                mime_type,
+                purpose,
+                status,
+                metadata_text,
+                created,
+                updated,
+                downloadable,
+                None,
+                "{}",
+                epoch,
             )
     except (KeyError, TypeError, ValueError):
         pass
