@@ -684,10 +684,12 @@ _ID_KEYS = FIELDS[0].keys  # ("file_id", "id"): the first one present is the id
 
 
 def object_id(obj: dict[str, Any]) -> Any:
-    """The id of a file's JSON object as the server sent it (``file_id``, or newer ``id``)."""
+    """The id of a file's JSON object as the server sent it (``file_id``, or newer ``id``),
+    read as ``structure_file`` reads it: the first of those keys that is not null."""
     for key in _ID_KEYS:
-        if key in obj:
-            return obj[key]
+        value = obj.get(key)
+        if value is not None:
+            return value
     return None
 
 
@@ -702,7 +704,9 @@ def structure_objects_page(obj: Any, request_id: str | None = None) -> Page[dict
     for item in data:
         if type(item) is not dict:
             raise TypeError(f"a file must be a JSON object, got {type(item).__name__}")
-        file_id = item[key] if key in item else object_id(item)
+        file_id = item.get(key)
+        if file_id is None:
+            file_id = object_id(item)
         if type(file_id) is not str or not file_id:
             raise ValueError("file field 'file_id' must be a non-empty string")
     return _page(obj, data, request_id)

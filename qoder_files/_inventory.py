@@ -69,13 +69,8 @@ _IN_FLIGHT = 4
 """Batches handed to the writer process ahead of its answers (the listing waits beyond)."""
 _PROCESS_AFTER = 2_000
 """Rows a walk stores itself before it starts a writer process for the rest."""
-# The writer process: this package from its own path, or else from where this process found it
-# (appended, so that nothing there shadows the standard library).
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(_inventory_store.__file__)))
-_WRITER = (
-    f"import sys; sys.path.append({_PACKAGE_ROOT!r}); "
-    f"from {_inventory_store.__name__} import main; sys.exit(main())"
-)
+_READY_WITHIN = 30.0
+"""Seconds a writer process may take to start; beyond, rows are stored in this process."""
 
 
 @attrs.frozen(kw_only=True)
@@ -338,6 +333,7 @@ class _Writer:
         self._since = time.monotonic()
         self._stored = 0
         self._writer: asyncio.subprocess.Process | None = None
+        self._in_process = False  # no writer process could start: store here
         self._waiting = 0  # batches sent to the writer process, not yet answered
 
     async def add(self, objects: list[Any], epoch: int, changes: dict[str, str]) -> None:
@@ -356,8 +352,13 @@ class _Writer:
             return
         objects, changes = self._objects, self._changes
         self._objects, self._changes, self._since = [], {}, time.monotonic()
-        if self._writer is None and self._stored >= _PROCESS_AFTER:
-            self._writer = await _start_writer(self._path)
+        if self._writer is None and self._stored >= _PROCESS_AFTER and not self._in_process:
+            starting = asyncio.ensure_future(_start_writer(self._path))
+            try:
+                await _unstoppable(starting)
+            finally:  # also when cancelled meanwhile: a started writer is settled
+                self._writer = starting.result() if starting.done() else None
+                self._in_process = self._writer is None
         self._stored += len(objects)
         writer = self._writer
         if writer is None:
@@ -378,7 +379,10 @@ class _Writer:
         writer = self._writer
         assert writer is not None
         assert writer.stdout is not None
-        line = await writer.stdout.readline()
+        try:
+            line = await writer.stdout.readline()
+        except ValueError:  # a line beyond the stream's limit: not the writer's protocol
+            line = b""
         if line == b"ok\n":
             self._waiting -= 1
             return
@@ -388,6 +392,9 @@ class _Writer:
             kind, _, detail = message.partition(": ")
             if kind == InvalidResponseError.__name__:  # a file object of the wrong shape
                 raise InvalidResponseError(detail, status_code=200)
+            error = getattr(sqlite3, kind, None)
+            if isinstance(error, type) and issubclass(error, sqlite3.Error):
+                raise error(detail)  # the same error the database gives in-process
             raise sqlite3.DatabaseError(f"storing the inventory failed: {message}")
         code = await writer.wait()
         raise sqlite3.DatabaseError(f"the inventory's writer process stopped (exit code {code})")
@@ -407,25 +414,55 @@ class _Writer:
             self._writer = None
             await _unstoppable(writer.wait())
 
+    async def abandon(self) -> None:
+        """The walk failed or was cancelled: store the pages already read if the database
+        still takes them, wait for the writer process, and raise nothing (the walk's own error
+        is the one that counts)."""
+        with contextlib.suppress(Exception):
+            await self.flush()
+        with contextlib.suppress(Exception):
+            await self.settle()
+
 
 async def _start_writer(path: str) -> asyncio.subprocess.Process | None:
-    """The writer process for ``path``, or ``None`` where one cannot run (no interpreter to
-    start, as in an embedded Python): batches are then stored in this process."""
+    """A writer process for ``path`` that said it is ready, or ``None`` where none can run
+    (an in-memory database, no interpreter to start as in an embedded Python, an event loop
+    without subprocesses...): batches are then stored in this process."""
     executable = sys.executable
-    if not executable or not os.path.basename(executable).lower().startswith(("python", "pypy")):
+    if path in ("", ":memory:") or not executable:
         return None
+    if not os.path.basename(executable).lower().startswith(("python", "pypy")):
+        return None
+    # The writer resolves imports exactly as this process does, and never sees Ctrl-C meant
+    # for it (a session of its own; it also ignores SIGINT from its first statement on).
+    code = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        f"sys.path[:] = {[entry for entry in sys.path if isinstance(entry, str)]!r}; "
+        f"from {_inventory_store.__name__} import main; sys.exit(main())"
+    )
     try:
-        return await asyncio.create_subprocess_exec(
-            executable,
-            "-c",
-            _WRITER,
-            path,
+        process = await asyncio.create_subprocess_exec(
+            *(executable, "-I", "-c", code, path),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
         )
-    except OSError:
+    except Exception:  # any reason it cannot start means: store here
         return None
+    assert process.stdout is not None
+    try:
+        ready = await asyncio.wait_for(process.stdout.readline(), _READY_WITHIN)
+    except (TimeoutError, ValueError):
+        ready = b""
+    if ready == _inventory_store.READY:
+        return process
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    if process.stdin is not None:
+        process.stdin.close()
+    await process.wait()
+    return None
 
 
 async def _unstoppable(awaitable: Awaitable[T]) -> T:
@@ -488,14 +525,16 @@ async def sync_inventory(
                 await asyncio.to_thread(walk.commit, [], begun)
                 walk.state.update(begun)
             stop = None if walk_full else walk.state.get("high_water")
-            cursor = walk.state.get("walk_cursor")
+            # (only a walk in progress has a cursor: one written after its walk had finished,
+            # by the writer of a sync killed meanwhile, is stale)
+            cursor = walk.state.get("walk_cursor") if pending else None
             pager = client.list_files(limit=_PAGE, after=cursor, **options)
             done = False
             writer = _Writer(walk, path)
             try:
                 async with pager:
                     # The server's objects as decoded: each becomes its row without a
-                    # ``File`` in between (``_object_row``), most of the cost of a big sync.
+                    # ``File`` in between (``object_row``), most of the cost of a big sync.
                     async for batch in pager.json_batches():
                         objects = batch
                         if stop is not None:
@@ -514,9 +553,11 @@ async def sync_inventory(
                             progress(len(objects))
                         if done:
                             break
-                await writer.flush()
-            finally:
-                await writer.settle()
+            except BaseException:
+                await writer.abandon()
+                raise
+            await writer.flush()
+            await writer.settle()
             marked += await asyncio.to_thread(walk.finish, epoch, walk_full)
             # A resumed walk covered only what was older than its start: walk once more from
             # the top for what arrived since.

@@ -9,9 +9,9 @@ the other core.
 
 The pipe speaks length-prefixed ``marshal`` frames ``(objects, epoch, changes)``: the server's
 file objects as decoded, the walk's epoch and its state after them. A frame cut short (the
-listing process was killed) is dropped, never stored in part. The writer answers ``ok`` per
-batch, or ``error Type: message`` and stops. It ignores Ctrl-C (the listing process decides)
-and ends when its stdin closes, once every batch read is stored.
+listing process was killed) is dropped, never stored in part. The writer first says ``ready``,
+then answers ``ok`` per batch, or ``error Type: message`` and stops. It ignores Ctrl-C (the
+listing process decides) and ends when its stdin closes, once every batch read is stored.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - depends on the installed extras
 
 __all__ = [
     "DOWNLOADABLE",
+    "READY",
     "Batches",
     "connect",
     "frame",
@@ -53,6 +54,9 @@ __all__ = [
 ]
 
 _HEADER = struct.Struct("<I")
+_LONGEST = 2000  # characters of an error message sent back by the writer process
+READY = b"ready\n"
+"""The writer process's first line: it runs, and found this package."""
 _STATE_SQL = (
     "INSERT INTO sync_state (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -136,11 +140,12 @@ _fromisoformat = datetime.fromisoformat
 
 
 def _utc_text(raw: Any) -> bool:
-    """Whether ``raw`` is a time written as the inventory stores it: ``YYYY-MM-DDTHH:MM:SSZ``."""
-    if type(raw) is not str or len(raw) != 20 or raw[19] != "Z" or raw[10] != "T":
+    """Whether ``raw`` is a time written as the inventory stores it: ``YYYY-MM-DDTHH:MM:SSZ``
+    (other spellings of a time, such as week dates or offsets, take the long way)."""
+    if type(raw) is not str or len(raw) != 20 or raw[19] != "Z":
         return False
-    _fromisoformat(raw)  # ValueError if it is not a time after all
-    return True
+    value = _fromisoformat(raw)  # ValueError if it is not a time after all
+    return value.isoformat()[:19] == raw[:19]
 
 
 def seed_row(obj: Any, epoch: int) -> tuple[Any, ...] | None:
@@ -170,13 +175,9 @@ def seed_row(obj: Any, epoch: int) -> tuple[Any, ...] | None:
             and (purpose is None or type(purpose) is str)
             and (status is None or type(status) is str)
             and (metadata is None or type(metadata) is dict)
-            and type(created) is str
-            and len(created) == 20  # YYYY-MM-DDTHH:MM:SSZ, checked by fromisoformat below
-            and created[19] == "Z"
-            and created[10] == "T"
+            and _utc_text(created)
             and (updated is None or updated == created or _utc_text(updated))
         ):
-            _fromisoformat(created)
             downloadable = 1 if purpose in DOWNLOADABLE else 0
             metadata_text = _dumps(metadata) if metadata else "{}"
             return (
@@ -255,7 +256,7 @@ def serve(
             try:
                 batches.commit(rows_of(objects, epoch), changes)
             except Exception as error:
-                message = " ".join(f"{type(error).__name__}: {error}".split())
+                message = " ".join(f"{type(error).__name__}: {error}".split())[:_LONGEST]
                 replies.write(f"error {message}\n".encode("utf-8", "backslashreplace"))
                 replies.flush()
                 return 1
@@ -268,11 +269,13 @@ def serve(
 
 def main() -> int:  # pragma: no cover - the writer process (its parts are tested in-process)
     """The writer process: store the batches read on stdin into the database ``argv[1]``."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from qoder_files._inventory import COLUMN_NAMES  # noqa: PLC0415
 
+    sys.stdout.buffer.write(READY)
+    sys.stdout.buffer.flush()
     return serve(sys.argv[1], COLUMN_NAMES, rows_of, sys.stdin.buffer, sys.stdout.buffer)
 
 
 if __name__ == "__main__":  # pragma: no cover
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(main())

@@ -951,13 +951,16 @@ class AsyncClient:
         ``File`` field, ``extra`` as JSON, and ``deleted_at``); see the "Bulk jobs" page for
         the schema. By default the sync is incremental: it reads the newest-first listing
         only down to what the last sync covered, so a re-run after a few uploads costs one or
-        two list requests. Each page's rows commit together with the listing cursor, so a
-        sync killed at any moment is resumed by the next one with no gap and no duplicate.
+        two list requests. Rows commit together with the listing cursor of their last page, a
+        batch of pages at a time, so a sync killed at any moment is resumed by the next one
+        with no gap and no duplicate. A big sync stores its rows from a writer process (the
+        same Python), so that listing and storing each get a core.
 
         Args:
             path: The database file (created when missing).
             full: Re-list everything and set ``deleted_at`` on files no longer listed.
-            progress: Called with the number of files each committed page stored.
+            progress: Called with the number of files of each page read (they are stored in
+                batches, at the latest when the sync returns).
             timeout: Per-attempt timeout of every request.
             max_retries: Retry budget of every request.
 
@@ -966,8 +969,10 @@ class AsyncClient:
 
         Raises:
             ValueError: an argument is invalid (checked before any request).
-            APIError: the listing failed (what was committed stays, and the next sync
-                resumes from it).
+            APIError: the listing failed (the pages read are stored, and the next sync
+                resumes from them).
+            InvalidResponseError: a file object does not match the documented shape.
+            sqlite3.Error: the database refused a write (locked, full, read-only...).
         """
         location = os.fspath(path)
         if not location:

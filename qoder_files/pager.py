@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import types
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 from ._convert import object_id
 from ._cursor import CursorWalk, Direction
@@ -26,11 +26,10 @@ from .models import File, Page
 __all__ = ["AsyncPager"]
 
 
-class Fetch(Protocol):
-    """How a pager gets the page of a request: ``Page[File]``, or with ``objects=True`` a page
-    whose items are the JSON objects the server sent."""
-
-    def __call__(self, request: Request, *, objects: bool = False) -> Awaitable[Page[Any]]: ...
+Fetch = Callable[..., Awaitable[Page[Any]]]
+"""How a pager gets the page of a request: ``fetch(request)`` gives a ``Page[File]``, and
+``fetch(request, objects=True)`` (asked only by ``json_batches()``) a page whose items are the
+JSON objects the server sent."""
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

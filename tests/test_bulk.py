@@ -20,10 +20,12 @@ from qoder_files import (
     AsyncClient,
     Client,
     HTTPRequest,
+    InternalServerError,
     InvalidResponseError,
     InventoryStats,
     MirrorEvent,
     RetryPolicy,
+    _inventory_store,
     inventory_stats,
 )
 from qoder_files._inventory import _FIELDS, _row
@@ -384,3 +386,68 @@ async def test_without_an_interpreter_to_start_the_rows_are_stored_in_process(
     assert (summary.listed, summary.added) == (3300, 3300)
     with contextlib.closing(sqlite3.connect(db)) as connection:
         assert connection.execute("SELECT count(*) FROM files").fetchone()[0] == 3300
+
+
+async def test_a_writer_that_does_not_start_properly_leaves_the_rows_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The writer process says the real "ready"; this process now expects something else.
+    monkeypatch.setattr(_inventory_store, "READY", b"something else\n")
+    objects = _seed_objects(3300)
+    db = tmp_path / "inventory.db"
+    client = AsyncClient(
+        "pt-mock-token-0123", base_url="https://api.example.test/api/v1/cloud",
+        transport=MockTransport(_paged_listing(objects)),
+    )  # fmt: skip
+    async with client:
+        summary = await client.sync_inventory(db)
+    assert (summary.listed, summary.added) == (3300, 3300)
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        assert connection.execute("SELECT count(*) FROM files").fetchone()[0] == 3300
+
+
+async def test_a_cursor_left_without_a_walk_in_progress_is_not_followed(tmp_path: Path) -> None:
+    """A writer of a sync killed by ``kill -9`` may commit its last batch after the next sync
+    finished its walk: the cursor it writes back must not make a later sync skip new files."""
+    emulator = FilesEmulator()
+    emulator.seed(300)
+    db = tmp_path / "inventory.db"
+    async with emulator.serve() as url, AsyncClient(emulator.token, base_url=url) as client:
+        await client.sync_inventory(db)
+        with contextlib.closing(sqlite3.connect(db)) as connection, connection:
+            connection.execute(
+                "INSERT INTO sync_state (key, value) VALUES ('walk_cursor', ?)",
+                (emulator.ids()[10],),
+            )
+        for n in range(3):
+            await client.upload_file(f"new {n}\n".encode(), filename=f"new-{n}.md")
+        summary = await client.sync_inventory(db)
+    assert summary.added == 3
+    assert sorted(ids_in(db)) == sorted(emulator.ids())
+
+
+async def test_pages_read_before_an_api_error_are_stored(tmp_path: Path) -> None:
+    objects = _seed_objects(2000)
+    listing = _paged_listing(objects)
+    failing_after = objects[1399]["file_id"]  # the 15th page fails
+
+    def route(request: HTTPRequest) -> MockResponse:
+        if request.query.get("after") == failing_after:
+            return MockResponse(500, json={"error": {"message": "down"}})
+        return listing(request)
+
+    db = tmp_path / "inventory.db"
+    client = AsyncClient(
+        "pt-mock-token-0123", base_url="https://api.example.test/api/v1/cloud",
+        transport=MockTransport(route), max_retries=0,
+    )  # fmt: skip
+    async with client:
+        with pytest.raises(InternalServerError):
+            await client.sync_inventory(db)
+    stored = ids_in(db)
+    assert sorted(stored) == sorted(obj["file_id"] for obj in objects[:1400])
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        cursor = connection.execute(
+            "SELECT value FROM sync_state WHERE key = 'walk_cursor'"
+        ).fetchone()[0]
+    assert cursor == failing_after

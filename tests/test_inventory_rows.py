@@ -40,6 +40,8 @@ SHAPES: dict[str, dict[str, Any]] = {
     "an offset": {**BASE, "created_at": "2026-05-18T15:33:44-07:00", "updated_at": None},
     "naive time": {**BASE, "created_at": "2026-05-18T15:33:44", "updated_at": None},
     "space separator": {**BASE, "created_at": "2026-05-18 15:33:44Z"},
+    "week date": {**BASE, "created_at": "2026-W21-1T15:33:44Z", "updated_at": None},
+    "null file_id, an id": {**BASE, "file_id": None, "id": "file_019e3bb8c1387743bf4ef115aae5acb3"},
     "no optional keys": {
         k: BASE[k] for k in ("file_id", "filename", "size_bytes", "mime_type", "created_at")
     },
@@ -72,6 +74,7 @@ BAD: dict[str, Any] = {
     "size as text": {**BASE, "size_bytes": "2048"},
     "size a boolean": {**BASE, "size_bytes": True},
     "bad time": {**BASE, "created_at": "yesterday"},
+    "ordinal date": {**BASE, "updated_at": "2026-138T15:33:44Z"},
     "time a number": {**BASE, "created_at": 1716046424},
     "metadata a list": {**BASE, "metadata": [1]},
     "name a number": {**BASE, "filename": 12},

@@ -121,16 +121,35 @@ async def _write_pages(
     resume: _Resume,
     progress: ProgressLine | None,
 ) -> None:
-    """Write each page as it arrives (one write per page; nothing awaits mid-page)."""
-    async with client, listing:
-        batches, id_of = _batches(listing, writer)
-        async for batch in batches:
-            writer.page(batch)
-            if batch:
-                resume.written += len(batch)
-                resume.last = id_of(batch[-1])
-            if progress is not None and resume.written >= PROGRESS_AFTER:
-                progress.update(resume.written)
+    """Write each page as it arrives (one write per page; nothing awaits mid-page).
+
+    Ctrl-C cancels this task through the event loop, so however often it is pressed, it
+    takes effect between pages, never in the middle of one.
+    """
+    import asyncio  # noqa: PLC0415 - not for --help
+    import signal  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    try:
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+        handled = True
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no Unix
+        handled = False
+    try:
+        async with client, listing:
+            batches, id_of = _batches(listing, writer)
+            async for batch in batches:
+                writer.page(batch)
+                if batch:
+                    resume.written += len(batch)
+                    resume.last = id_of(batch[-1])
+                if progress is not None and resume.written >= PROGRESS_AFTER:
+                    progress.update(resume.written)
+    finally:
+        if handled:
+            loop.remove_signal_handler(signal.SIGINT)
 
 
 def _stream(
@@ -149,7 +168,7 @@ def _stream(
     stopped: Exception | None = None
     try:
         asyncio.run(_write_pages(client, listing, writer, resume, progress))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C
         interrupted = True
     except BrokenPipeError:
         raise
