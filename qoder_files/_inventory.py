@@ -30,6 +30,7 @@ library's ``sqlite3``; a big sync stores its rows from a writer process
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import enum
 import json
@@ -70,7 +71,7 @@ _IN_FLIGHT = 4
 _PROCESS_AFTER = 2_000
 """Rows a walk stores itself before it starts a writer process for the rest."""
 _READY_WITHIN = 30.0
-"""Seconds a writer process may take to start; beyond, rows are stored in this process."""
+"""Seconds a writer process may take to say it runs; beyond, rows are stored here."""
 
 
 @attrs.frozen(kw_only=True)
@@ -314,6 +315,9 @@ class _Walk:
         return marked
 
 
+_Batch = tuple[list[Any], int, dict[str, str]]  # file objects, the walk's epoch, its state
+
+
 class _Writer:
     """Stores a walk's pages in batches, each with the cursor of its last page, atomically.
 
@@ -322,6 +326,12 @@ class _Writer:
     stored ``_PROCESS_AFTER`` rows, the rest go to a writer process
     (``_inventory_store``), up to ``_IN_FLIGHT`` batches ahead of its answers: the listing
     and SQLite then each have a core, instead of taking turns under one GIL.
+
+    The listing does not wait for the writer to start. Until a batch is answered it is kept:
+    a writer that never says it is ready, or stops without a word, leaves its batches (and
+    the rest of the walk) to this process, in order. Storing a batch twice is harmless, as
+    rows are keyed by ``file_id`` and the cursor only moves on. A batch the writer refused
+    (``error``) stops the sync.
     """
 
     def __init__(self, walk: _Walk, path: str) -> None:
@@ -333,8 +343,9 @@ class _Writer:
         self._since = time.monotonic()
         self._stored = 0
         self._writer: asyncio.subprocess.Process | None = None
-        self._in_process = False  # no writer process could start: store here
-        self._waiting = 0  # batches sent to the writer process, not yet answered
+        self._ready = False  # the writer process said it runs
+        self._in_process = False  # no writer process, for good: store here
+        self._handed: collections.deque[_Batch] = collections.deque()  # not yet answered
 
     async def add(self, objects: list[Any], epoch: int, changes: dict[str, str]) -> None:
         """Take one page's file objects and the walk's state after them; store when a batch
@@ -350,7 +361,7 @@ class _Writer:
         """Store (or hand to the writer process) what was taken."""
         if not (self._objects or self._changes):
             return
-        objects, changes = self._objects, self._changes
+        batch: _Batch = (self._objects, self._epoch, self._changes)
         self._objects, self._changes, self._since = [], {}, time.monotonic()
         if self._writer is None and self._stored >= _PROCESS_AFTER and not self._in_process:
             starting = asyncio.ensure_future(_start_writer(self._path))
@@ -359,35 +370,42 @@ class _Writer:
             finally:  # also when cancelled meanwhile: a started writer is settled
                 self._writer = starting.result() if starting.done() else None
                 self._in_process = self._writer is None
-        self._stored += len(objects)
+        self._stored += len(batch[0])
         writer = self._writer
         if writer is None:
-            rows = _inventory_store.rows_of(objects, self._epoch)
-            await _unstoppable(asyncio.to_thread(self._walk.commit, rows, changes))
+            await self._store_here(batch)
             return
         assert writer.stdin is not None
-        writer.stdin.write(_inventory_store.frame(objects, self._epoch, changes))
-        self._waiting += 1
-        try:
+        self._handed.append(batch)
+        writer.stdin.write(_inventory_store.frame(*batch))
+        with contextlib.suppress(ConnectionError):  # it stopped: its answers will say
             await writer.stdin.drain()
-        except ConnectionError:  # the writer stopped: its answer says why
-            await self._answer()
-        while self._waiting > _IN_FLIGHT:
+        while self._writer is not None and len(self._handed) > _IN_FLIGHT:
             await self._answer()
 
+    async def _store_here(self, batch: _Batch) -> None:
+        objects, epoch, changes = batch
+        rows = _inventory_store.rows_of(objects, epoch)
+        await _unstoppable(asyncio.to_thread(self._walk.commit, rows, changes))
+
     async def _answer(self) -> None:
+        """Read the writer's next line and act on it."""
         writer = self._writer
         assert writer is not None
         assert writer.stdout is not None
         try:
-            line = await writer.stdout.readline()
-        except ValueError:  # a line beyond the stream's limit: not the writer's protocol
+            if self._ready:
+                line = await writer.stdout.readline()
+            else:
+                line = await asyncio.wait_for(writer.stdout.readline(), _READY_WITHIN)
+        except (TimeoutError, ValueError):  # no line in time, or one beyond the limit
             line = b""
-        if line == b"ok\n":
-            self._waiting -= 1
-            return
-        self._waiting = 0
-        if line.startswith(b"error "):
+        if not self._ready and line == _inventory_store.READY:
+            self._ready = True
+        elif self._ready and line == b"ok\n":
+            self._handed.popleft()
+        elif self._ready and line.startswith(b"error "):
+            self._handed.clear()
             message = line[6:].decode("utf-8", "replace").strip()
             kind, _, detail = message.partition(": ")
             if kind == InvalidResponseError.__name__:  # a file object of the wrong shape
@@ -396,23 +414,39 @@ class _Writer:
             if isinstance(error, type) and issubclass(error, sqlite3.Error):
                 raise error(detail)  # the same error the database gives in-process
             raise sqlite3.DatabaseError(f"storing the inventory failed: {message}")
-        code = await writer.wait()
-        raise sqlite3.DatabaseError(f"the inventory's writer process stopped (exit code {code})")
+        else:  # it could not start, or it stopped without a word: carry on here
+            await self._stop_writer()
+            self._in_process = True
+            while self._handed:
+                await self._store_here(self._handed.popleft())
+
+    async def _stop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        if writer.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                writer.kill()
+        if writer.stdin is not None:
+            writer.stdin.close()
+        await _unstoppable(writer.wait())
 
     async def settle(self) -> None:
-        """Wait until the writer process, if any, has stored every batch it was handed, and
-        raise its error. A cancellation waits too: what was handed over is stored."""
+        """Wait until every batch handed to the writer process is stored, and raise its
+        error. A cancellation waits too: what was handed over is stored."""
         writer = self._writer
         if writer is None:
             return
         assert writer.stdin is not None
         writer.stdin.close()
         try:
-            while self._waiting:
+            while self._writer is not None and (self._handed or not self._ready):
                 await _unstoppable(self._answer())
         finally:
-            self._writer = None
-            await _unstoppable(writer.wait())
+            self._handed.clear()
+            if self._writer is not None:
+                self._writer = None
+                await _unstoppable(writer.wait())
 
     async def abandon(self) -> None:
         """The walk failed or was cancelled: store the pages already read if the database
@@ -425,44 +459,34 @@ class _Writer:
 
 
 async def _start_writer(path: str) -> asyncio.subprocess.Process | None:
-    """A writer process for ``path`` that said it is ready, or ``None`` where none can run
-    (an in-memory database, no interpreter to start as in an embedded Python, an event loop
-    without subprocesses...): batches are then stored in this process."""
+    """A writer process for ``path``, or ``None`` where none can run (an in-memory database,
+    no interpreter to start as in an embedded Python, an event loop without subprocesses...):
+    batches are then stored in this process. Its first line says whether it runs."""
     executable = sys.executable
     if path in ("", ":memory:") or not executable:
         return None
     if not os.path.basename(executable).lower().startswith(("python", "pypy")):
         return None
     # The writer resolves imports exactly as this process does, and never sees Ctrl-C meant
-    # for it (a session of its own; it also ignores SIGINT from its first statement on).
+    # for this process (it also ignores SIGINT from its first statement on).
     code = (
         "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
         f"sys.path[:] = {[entry for entry in sys.path if isinstance(entry, str)]!r}; "
         f"from {_inventory_store.__name__} import main; sys.exit(main())"
     )
     try:
-        process = await asyncio.create_subprocess_exec(
+        return await asyncio.create_subprocess_exec(
             *(executable, "-I", "-c", code, path),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
+            # A process group of its own, in this session: Ctrl-C at a terminal reaches this
+            # process only, and the scheduler still sees one job (a new session would get a
+            # share of the CPU of its own, taken from the listing).
+            process_group=0,
         )
     except Exception:  # any reason it cannot start means: store here
         return None
-    assert process.stdout is not None
-    try:
-        ready = await asyncio.wait_for(process.stdout.readline(), _READY_WITHIN)
-    except (TimeoutError, ValueError):
-        ready = b""
-    if ready == _inventory_store.READY:
-        return process
-    with contextlib.suppress(ProcessLookupError):
-        process.kill()
-    if process.stdin is not None:
-        process.stdin.close()
-    await process.wait()
-    return None
 
 
 async def _unstoppable(awaitable: Awaitable[T]) -> T:
