@@ -451,3 +451,29 @@ async def test_pages_read_before_an_api_error_are_stored(tmp_path: Path) -> None
             "SELECT value FROM sync_state WHERE key = 'walk_cursor'"
         ).fetchone()[0]
     assert cursor == failing_after
+
+
+async def test_a_writer_that_stops_without_a_word_leaves_its_batches_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_frame = _inventory_store.frame
+    sent: list[int] = []
+
+    def frame(objects: list[Any], epoch: int, changes: dict[str, str]) -> bytes:
+        sent.append(len(objects))
+        if len(sent) == 2:  # a frame the writer cannot read: it dies, answering nothing
+            return b"\x05\x00\x00\x00junk!"
+        return real_frame(objects, epoch, changes)
+
+    monkeypatch.setattr(_inventory_store, "frame", frame)
+    objects = _seed_objects(5600)
+    db = tmp_path / "inventory.db"
+    client = AsyncClient(
+        "pt-mock-token-0123", base_url="https://api.example.test/api/v1/cloud",
+        transport=MockTransport(_paged_listing(objects)),
+    )  # fmt: skip
+    async with client:
+        summary = await client.sync_inventory(db)
+    assert len(sent) >= 2
+    assert (summary.listed, summary.added) == (5600, 5600)
+    assert sorted(ids_in(db)) == sorted(obj["file_id"] for obj in objects)
