@@ -328,6 +328,15 @@ def _paged_listing(objects: list[dict[str, Any]]) -> Callable[[HTTPRequest], Moc
     return listing
 
 
+def _mock_client(route: Callable[[HTTPRequest], MockResponse], **options: Any) -> AsyncClient:
+    return AsyncClient(
+        "pt-mock-token-0123",
+        base_url="https://api.example.test/api/v1/cloud",
+        transport=MockTransport(route),
+        **options,
+    )
+
+
 def _seed_objects(count: int) -> list[dict[str, Any]]:
     return [
         {
@@ -352,10 +361,7 @@ async def test_a_bad_object_met_by_the_writer_process_stops_the_sync_cleanly(
     objects = _seed_objects(4500)
     objects[3210] = {**objects[3210], "size_bytes": "many"}  # past the rows stored in-process
     db = tmp_path / "inventory.db"
-    client = AsyncClient(
-        "pt-mock-token-0123", base_url="https://api.example.test/api/v1/cloud",
-        transport=MockTransport(_paged_listing(objects)),
-    )  # fmt: skip
+    client = _mock_client(_paged_listing(objects))
     async with client:
         with pytest.raises(InvalidResponseError, match="size_bytes"):
             await client.sync_inventory(db)
@@ -371,39 +377,25 @@ async def test_a_bad_object_met_by_the_writer_process_stops_the_sync_cleanly(
     assert ids[3210] not in stored
 
 
-async def test_without_an_interpreter_to_start_the_rows_are_stored_in_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("target", "name", "value"),
+    [
+        (sys, "executable", "/usr/bin/embedded-host"),  # no interpreter to start
+        # the writer says the real "ready"; this process now expects something else
+        (_inventory_store, "READY", b"something else\n"),
+    ],
+    ids=["no interpreter", "never ready"],
+)
+async def test_without_a_writer_process_the_rows_are_stored_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: object, name: str, value: object
 ) -> None:
-    monkeypatch.setattr(sys, "executable", "/usr/bin/embedded-host")
+    monkeypatch.setattr(target, name, value)
     objects = _seed_objects(3300)
     db = tmp_path / "inventory.db"
-    client = AsyncClient(
-        "pt-mock-token-0123", base_url="https://api.example.test/api/v1/cloud",
-        transport=MockTransport(_paged_listing(objects)),
-    )  # fmt: skip
-    async with client:
+    async with _mock_client(_paged_listing(objects)) as client:
         summary = await client.sync_inventory(db)
     assert (summary.listed, summary.added) == (3300, 3300)
-    with contextlib.closing(sqlite3.connect(db)) as connection:
-        assert connection.execute("SELECT count(*) FROM files").fetchone()[0] == 3300
-
-
-async def test_a_writer_that_does_not_start_properly_leaves_the_rows_to_this_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The writer process says the real "ready"; this process now expects something else.
-    monkeypatch.setattr(_inventory_store, "READY", b"something else\n")
-    objects = _seed_objects(3300)
-    db = tmp_path / "inventory.db"
-    client = AsyncClient(
-        "pt-mock-token-0123", base_url="https://api.example.test/api/v1/cloud",
-        transport=MockTransport(_paged_listing(objects)),
-    )  # fmt: skip
-    async with client:
-        summary = await client.sync_inventory(db)
-    assert (summary.listed, summary.added) == (3300, 3300)
-    with contextlib.closing(sqlite3.connect(db)) as connection:
-        assert connection.execute("SELECT count(*) FROM files").fetchone()[0] == 3300
+    assert sorted(ids_in(db)) == sorted(obj["file_id"] for obj in objects)
 
 
 async def test_a_cursor_left_without_a_walk_in_progress_is_not_followed(tmp_path: Path) -> None:
@@ -437,10 +429,7 @@ async def test_pages_read_before_an_api_error_are_stored(tmp_path: Path) -> None
         return listing(request)
 
     db = tmp_path / "inventory.db"
-    client = AsyncClient(
-        "pt-mock-token-0123", base_url="https://api.example.test/api/v1/cloud",
-        transport=MockTransport(route), max_retries=0,
-    )  # fmt: skip
+    client = _mock_client(route, max_retries=0)
     async with client:
         with pytest.raises(InternalServerError):
             await client.sync_inventory(db)
@@ -468,10 +457,7 @@ async def test_a_writer_that_stops_without_a_word_leaves_its_batches_to_this_pro
     monkeypatch.setattr(_inventory_store, "frame", frame)
     objects = _seed_objects(5600)
     db = tmp_path / "inventory.db"
-    client = AsyncClient(
-        "pt-mock-token-0123", base_url="https://api.example.test/api/v1/cloud",
-        transport=MockTransport(_paged_listing(objects)),
-    )  # fmt: skip
+    client = _mock_client(_paged_listing(objects))
     async with client:
         summary = await client.sync_inventory(db)
     assert len(sent) >= 2

@@ -9,34 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import test_generations
 from strict_servers import StrictG1Server, StrictG3Server
+from test_generations import TOKEN, Server, client_for
 
-from qoder_files import AsyncClient, Client, HTTPRequest, InvalidResponseError, RetryPolicy
+from qoder_files import AsyncClient, Client, HTTPRequest, InvalidResponseError
 from qoder_files._convert import object_id
 from qoder_files._generations import G1, G3
 from qoder_files.testing import MockResponse, MockTransport
 
-TOKEN = "pt-strict"
-Server = StrictG1Server | StrictG3Server
-
-
-@pytest.fixture(params=[(G1, "auto"), (G1, G1), (G3, "auto"), (G3, G3)], ids=str)
-async def served(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Server, str, str]]:
-    generation, pinned = request.param
-    server: Server = StrictG1Server() if generation == G1 else StrictG3Server()
-    server.seed(250)
-    async with server.serve() as url:
-        yield server, url, pinned
-
-
-def client_for(url: str, pinned: str) -> AsyncClient:
-    return AsyncClient(
-        TOKEN, base_url=url, api_generation=pinned, retry=RetryPolicy(backoff_base=0.0)
-    )
+served = test_generations.served  # the strict servers of both generations, detected and pinned
 
 
 async def objects_of(pager: Any) -> list[dict[str, Any]]:
