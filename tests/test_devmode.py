@@ -8,7 +8,8 @@ import textwrap
 
 SCRIPT = textwrap.dedent(
     """
-    import asyncio, gc
+    import asyncio, gc, logging
+    logging.getLogger("asyncio").setLevel(logging.ERROR)  # slow callbacks: a busy machine
     from qoder_files import AsyncClient
     from qoder_files.testing import Fault, FilesEmulator
 

@@ -269,6 +269,8 @@ def test_one_client_across_two_asyncio_runs() -> None:
     script = textwrap.dedent(
         """
         import asyncio, gc
+        import logging
+        logging.getLogger("asyncio").setLevel(logging.ERROR)  # slow callbacks: a busy machine
         from qoder_files import AsyncClient
         from qoder_files.testing import FilesEmulator
 

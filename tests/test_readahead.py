@@ -171,6 +171,8 @@ async def test_client_close_cancels_an_abandoned_read_ahead(
 DEV_MODE_SCRIPT = textwrap.dedent(
     """
     import asyncio, gc, os
+    import logging
+    logging.getLogger("asyncio").setLevel(logging.ERROR)  # slow callbacks: a busy machine
     from qoder_files import AsyncClient, InternalServerError
     from qoder_files.testing import Fault, FilesEmulator
 

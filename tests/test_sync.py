@@ -724,7 +724,8 @@ def test_a_listing_whose_loop_task_is_cancelled_raises_instead_of_hanging(
 
 
 _DEV_MODE_SCRIPT = """
-import gc
+import gc, logging
+logging.getLogger("asyncio").setLevel(logging.ERROR)  # slow callbacks: a busy machine
 from qoder_files import Client
 from qoder_files.testing import Fault, FilesEmulator
 
