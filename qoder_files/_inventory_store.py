@@ -139,7 +139,7 @@ _SEED_SIZE = len(SEED_ORDER)
 _fromisoformat = datetime.fromisoformat
 
 
-def _utc_text(raw: Any) -> bool:
+def _is_utc_text(raw: Any) -> bool:
     """Whether ``raw`` is a time written as the inventory stores it: ``YYYY-MM-DDTHH:MM:SSZ``
     (other spellings of a time, such as week dates or offsets, take the long way)."""
     if (
@@ -184,8 +184,8 @@ def seed_row(obj: Any, epoch: int) -> tuple[Any, ...] | None:
             and (purpose is None or type(purpose) is str)
             and (status is None or type(status) is str)
             and (metadata is None or type(metadata) is dict)
-            and _utc_text(created)
-            and (updated is None or updated == created or _utc_text(updated))
+            and _is_utc_text(created)
+            and (updated is None or updated == created or _is_utc_text(updated))
         ):
             downloadable = 1 if purpose in DOWNLOADABLE else 0
             metadata_text = _dumps(metadata) if metadata else "{}"
