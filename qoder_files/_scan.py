@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import operator
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -46,6 +46,40 @@ def bounded(fetch: Fetch, concurrency: int) -> Fetch:
             return await (fetch(request, objects=True) if objects else fetch(request))
 
     return limited
+
+
+async def _close(generator: AsyncGenerator[Any, None] | None) -> None:
+    """Close ``generator`` unless a task is inside it: that task ends it by itself."""
+    if generator is not None and not getattr(generator, "ag_running", False):
+        await generator.aclose()
+
+
+class _Items:
+    """The scan's files one at a time, taken from its batches.
+
+    A class, not an async generator: the event loop closes each garbage async generator in a
+    task of its own, in no set order, and with two nested ones (this and ``_run``) both tasks
+    could close ``_run`` at once, one failing with "aclose(): asynchronous generator is already
+    running". An abandoned scan now leaves the loop one generator of its own to close.
+    """
+
+    __slots__ = ("_batch", "_batches")
+
+    def __init__(self, batches: AsyncGenerator[list[File], None]) -> None:
+        self._batches = batches
+        self._batch: Iterator[File] = iter(())
+
+    def __aiter__(self) -> _Items:
+        return self
+
+    async def __anext__(self) -> File:
+        while (item := next(self._batch, None)) is None:
+            self._batch = iter(await anext(self._batches))
+        return item
+
+    async def aclose(self) -> None:
+        self._batch = iter(())
+        await _close(self._batches)
 
 
 class _Stream:
@@ -140,7 +174,7 @@ class AsyncScan:
         self._started = False
         self._closed = False
         self._batches: AsyncGenerator[list[File], None] | None = None
-        self._iterator: AsyncGenerator[File, None] | None = None
+        self._iterator: _Items | None = None
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("started" if self._started else "new")
@@ -164,7 +198,7 @@ class AsyncScan:
         if self._iterator is None:
             self._start()
             self._batches = self._run()
-            self._iterator = self._items(self._batches)
+            self._iterator = _Items(self._batches)
         return self._iterator
 
     async def collect(self, *, unbounded: bool = False) -> list[File]:
@@ -178,15 +212,6 @@ class AsyncScan:
                 "collect() needs max_items on the scan, or unbounded=True to load every file"
             )
         return [item async for item in self]
-
-    @staticmethod
-    async def _items(batches: AsyncGenerator[list[File], None]) -> AsyncGenerator[File, None]:
-        try:
-            async for batch in batches:
-                for item in batch:
-                    yield item
-        finally:
-            await batches.aclose()
 
     async def _run(self) -> AsyncGenerator[list[File], None]:
         remaining = self._max_items
@@ -252,17 +277,16 @@ class AsyncScan:
             await asyncio.wait(fills)
         for stream in self._streams:
             await stream.pager.aclose()
-            if stream.batches is not None:
-                await stream.batches.aclose()
+            await _close(stream.batches)
 
     async def aclose(self) -> None:
         """Stop the scan and cancel every request in flight; idempotent. Iteration then ends."""
         self._closed = True
-        for generator in (self._iterator, self._batches):
-            # Suspended between batches (after a ``break``): finish it here. One that is
-            # running (another task is inside it) ends by itself once its fills are cancelled.
-            if generator is not None and not getattr(generator, "ag_running", False):
-                await generator.aclose()
+        # Suspended between batches (after a ``break``): finish it here. One that is running
+        # (another task is inside it) ends by itself once its fills are cancelled.
+        if self._iterator is not None:
+            await self._iterator.aclose()
+        await _close(self._batches)
         await self._shutdown()
 
     async def __aenter__(self) -> AsyncScan:

@@ -1,4 +1,4 @@
-"""Abandoned pagers leave nothing behind: no warning under ``python -X dev``."""
+"""Abandoned pagers and scans leave nothing behind: no warning under ``python -X dev``."""
 
 from __future__ import annotations
 
@@ -42,6 +42,78 @@ SCRIPT = textwrap.dedent(
 def test_abandoned_async_pagers_print_no_warning() -> None:
     result = subprocess.run(
         [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+    assert result.stderr == ""
+
+
+# The loop closes each garbage async generator in a task of its own, in the order the
+# collector found them. Here the pager outlives the scan (as when a young-generation pass
+# collects the scan but not its older pagers), so its read-ahead is still in flight and
+# closing the scan waits: every order of those closing tasks is tried.
+ABANDONED_SCAN_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, gc, itertools, logging, sys
+    from datetime import UTC, datetime
+    logging.getLogger("asyncio").setLevel(logging.ERROR)  # slow callbacks: a busy machine
+    from qoder_files import AsyncScan, File, Page
+    from qoder_files._cursor import CursorWalk
+    from qoder_files.pager import AsyncPager
+
+    async def fetch(request):
+        if dict(request.params).get("after"):
+            await asyncio.Event().wait()  # the read-ahead never arrives
+        file = File(
+            file_id="file_" + "0" * 32, filename="f.txt", size_bytes=1,
+            mime_type="text/plain", created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        return Page(data=[file], first_id=file.file_id, last_id=file.file_id, has_more=True)
+
+    async def abandon():
+        # The generators a garbage scan leaves for the loop's finalizer hook to close.
+        found = []
+        hooks = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(hooks.firstiter, found.append)  # taken at the first step
+        pager = AsyncPager(fetch, CursorWalk(limit=1))
+        async for _ in AsyncScan([pager]):
+            break
+        sys.set_asyncgen_hooks(*hooks)
+        gc.collect()
+        return pager, found
+
+    async def main():
+        asyncio.get_running_loop().slow_callback_duration = 10.0
+        close = sys.get_asyncgen_hooks().finalizer  # the loop's own
+        tried = 0
+        while True:
+            pager, found = await abandon()
+            orders = list(itertools.permutations(found))
+            for generator in orders[tried]:
+                close(generator)
+            for _ in range(10):
+                await asyncio.sleep(0)
+            await pager.aclose()
+            leftover = asyncio.all_tasks() - {asyncio.current_task()}
+            assert not leftover, leftover
+            tried += 1
+            if tried == len(orders):
+                break
+        gc.collect()
+
+    asyncio.run(main())
+    print("ok")
+    """
+)
+
+
+def test_an_abandoned_scan_is_closed_quietly_in_any_order() -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", "-c", ABANDONED_SCAN_SCRIPT],
         capture_output=True,
         text=True,
         timeout=120,
