@@ -315,7 +315,7 @@ class _Walk:
         return marked
 
 
-_Batch = tuple[list[Any], int, dict[str, str]]  # file objects, the walk's epoch, its state
+_Batch = tuple[list[bytes], int, dict[str, str]]  # packed pages, the walk's epoch, its state
 
 
 class _Writer:
@@ -337,7 +337,8 @@ class _Writer:
     def __init__(self, walk: _Walk, path: str) -> None:
         self._walk = walk
         self._path = path
-        self._objects: list[Any] = []
+        self._pages: list[bytes] = []  # each page's objects, packed (``_inventory_store.pack``)
+        self._rows = 0  # objects in ``_pages``
         self._epoch = 0
         self._changes: dict[str, str] = {}
         self._since = time.monotonic()
@@ -350,19 +351,22 @@ class _Writer:
     async def add(self, objects: list[Any], epoch: int, changes: dict[str, str]) -> None:
         """Take one page's file objects and the walk's state after them; store when a batch
         is due."""
-        self._objects += objects
+        if objects:
+            self._pages.append(_inventory_store.pack(objects))
+            self._rows += len(objects)
         self._epoch = epoch
         self._changes.update(changes)
         self._walk.state.update(changes)  # what the walk's next page reads
-        if len(self._objects) >= _BATCH or time.monotonic() - self._since >= _FLUSH_AFTER:
+        if self._rows >= _BATCH or time.monotonic() - self._since >= _FLUSH_AFTER:
             await self.flush()
 
     async def flush(self) -> None:
         """Store (or hand to the writer process) what was taken."""
-        if not (self._objects or self._changes):
+        if not (self._pages or self._changes):
             return
-        batch: _Batch = (self._objects, self._epoch, self._changes)
-        self._objects, self._changes, self._since = [], {}, time.monotonic()
+        batch: _Batch = (self._pages, self._epoch, self._changes)
+        rows, self._rows = self._rows, 0
+        self._pages, self._changes, self._since = [], {}, time.monotonic()
         if self._writer is None and self._stored >= _PROCESS_AFTER and not self._in_process:
             starting = asyncio.ensure_future(_start_writer(self._path))
             try:
@@ -370,7 +374,7 @@ class _Writer:
             finally:  # also when cancelled meanwhile: a started writer is settled
                 self._writer = starting.result() if starting.done() else None
                 self._in_process = self._writer is None
-        self._stored += len(batch[0])
+        self._stored += rows
         writer = self._writer
         if writer is None:
             await self._store_here(batch)
@@ -384,8 +388,8 @@ class _Writer:
             await self._answer()
 
     async def _store_here(self, batch: _Batch) -> None:
-        objects, epoch, changes = batch
-        rows = _inventory_store.rows_of(objects, epoch)
+        pages, epoch, changes = batch
+        rows = _inventory_store.rows_of(_inventory_store.unpack(pages), epoch)
         await _unstoppable(asyncio.to_thread(self._walk.commit, rows, changes))
 
     async def _answer(self) -> None:
@@ -467,16 +471,21 @@ async def _start_writer(path: str) -> asyncio.subprocess.Process | None:
         return None
     if not os.path.basename(executable).lower().startswith(("python", "pypy")):
         return None
-    # The writer resolves imports exactly as this process does, and never sees Ctrl-C meant
-    # for this process (it also ignores SIGINT from its first statement on).
+    # The writer runs the store's file alone, with only the standard library at first, and
+    # resolves any other import exactly as this process does. It never sees Ctrl-C meant for
+    # this process (it also ignores SIGINT from its first statement on).
     code = (
         "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
         f"sys.path[:] = {[entry for entry in sys.path if isinstance(entry, str)]!r}; "
-        f"from {_inventory_store.__name__} import main; sys.exit(main())"
+        "from importlib.util import module_from_spec, spec_from_file_location; "
+        "spec = spec_from_file_location('_inventory_writer', sys.argv[1]); "
+        "store = module_from_spec(spec); spec.loader.exec_module(store); "
+        "sys.exit(store.main(sys.argv[2:]))"
     )
+    arguments = (_inventory_store.__file__, path, ",".join(COLUMN_NAMES))
     try:
         return await asyncio.create_subprocess_exec(
-            *(executable, "-I", "-c", code, path),
+            *(executable, "-I", "-c", code, *arguments),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,

@@ -7,37 +7,51 @@ on stdin into rows and stores them, batch after batch, in order, and answers eac
 on stdout. The listing process then spends its time listing, and the rows and SQLite theirs on
 the other core.
 
-The pipe speaks length-prefixed ``marshal`` frames ``(objects, epoch, changes)``: the server's
-file objects as decoded, the walk's epoch and its state after them. A frame cut short (the
-listing process was killed) is dropped, never stored in part. The writer first says ``ready``,
-then answers ``ok`` per batch, or ``error Type: message`` and stops. It ignores Ctrl-C (the
-listing process decides) and ends when its stdin closes, once every batch read is stored.
+The pipe speaks length-prefixed ``marshal`` frames ``(pages, epoch, changes)``: each page the
+server's file objects as decoded, packed as they arrive (``pack``), then the walk's epoch and
+its state after them. A frame cut short (the listing process was killed) is dropped, never
+stored in part. The writer first says ``ready``, then answers ``ok`` per batch, or
+``error Type: message`` and stops. It ignores Ctrl-C (the listing process decides) and ends
+when its stdin closes, once every batch read is stored.
+
+The writer runs this file alone (``python -c``, see ``_inventory._start_writer``), not the
+package: it starts with the standard library only, and imports the rest of the package only
+for an object that is not plainly seed-shaped.
 """
 
 from __future__ import annotations
 
+import functools
+import gc
 import itertools
-import json
 import marshal
 import operator
-import signal
 import sqlite3
 import struct
 import sys
-from collections.abc import Callable
 from datetime import datetime
-from typing import IO, Any
+from typing import TYPE_CHECKING
 
-try:  # the same JSON text as the package's codec (``_convert.dumps``)
-    import orjson
+if TYPE_CHECKING:  # the writer process starts without ``typing``
+    from collections.abc import Callable
+    from typing import IO, Any
 
-    def _dumps(value: Any) -> str:
-        return orjson.dumps(value).decode()
 
-except ImportError:  # pragma: no cover - depends on the installed extras
+@functools.cache
+def _codec() -> Callable[[Any], str]:
+    """The same JSON text as the package's codec (``_convert.dumps``), its module loaded on
+    first use: most files carry no metadata."""
+    try:
+        import orjson  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        import json  # noqa: PLC0415
 
-    def _dumps(value: Any) -> str:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
+    return lambda value: orjson.dumps(value).decode()
+
+
+def _dumps(value: Any) -> str:
+    return _codec()(value)
 
 
 __all__ = [
@@ -47,14 +61,17 @@ __all__ = [
     "connect",
     "frame",
     "main",
+    "pack",
     "read_frame",
     "rows_of",
     "seed_row",
     "serve",
+    "unpack",
 ]
 
 _HEADER = struct.Struct("<I")
 _LONGEST = 2000  # characters of an error message sent back by the writer process
+_COLLECT_AFTER = 200_000  # objects the writer process allocates and keeps before a collection
 READY = b"ready\n"
 """The writer process's first line: it runs, and found this package."""
 _STATE_SQL = (
@@ -120,8 +137,26 @@ class Batches:
             raise
 
 
-Frame = tuple[list[Any], int, dict[str, str]]
-"""What a writer process reads per batch: file objects, the walk's epoch, its new state."""
+Frame = tuple[list[bytes], int, dict[str, str]]
+"""What a writer process reads per batch: pages of file objects (``pack``), the walk's epoch,
+its new state."""
+
+
+def pack(objects: list[Any]) -> bytes:
+    """One page's file objects, as a batch holds them until it is stored.
+
+    Packed, a page waiting in the listing process is one ``bytes``, not objects that each
+    garbage collection there would walk again (most of the cost, a batch of pages at a time).
+    """
+    return marshal.dumps(objects)
+
+
+def unpack(pages: list[bytes]) -> list[Any]:
+    """The file objects of ``pages`` (``pack``), in order."""
+    objects: list[Any] = []
+    for page in pages:
+        objects += marshal.loads(page)
+    return objects
 
 
 # --- file objects to rows --------------------------------------------------------------------
@@ -229,9 +264,9 @@ def rows_of(objects: list[Any], epoch: int) -> list[tuple[Any, ...]]:
 # --- the writer process ------------------------------------------------------------------------
 
 
-def frame(objects: list[Any], epoch: int, changes: dict[str, str]) -> bytes:
+def frame(pages: list[bytes], epoch: int, changes: dict[str, str]) -> bytes:
     """One batch as the writer process reads it."""
-    body = marshal.dumps((objects, epoch, changes))
+    body = marshal.dumps((pages, epoch, changes))
     return _HEADER.pack(len(body)) + body
 
 
@@ -244,8 +279,8 @@ def read_frame(stream: IO[bytes]) -> Frame | None:
     body = stream.read(size)
     if len(body) < size:
         return None
-    objects, epoch, changes = marshal.loads(body)
-    return objects, epoch, changes
+    pages, epoch, changes = marshal.loads(body)
+    return pages, epoch, changes
 
 
 def serve(
@@ -261,9 +296,9 @@ def serve(
     try:
         batches = Batches(connection, columns)
         while (batch := read_frame(source)) is not None:
-            objects, epoch, changes = batch
+            pages, epoch, changes = batch
             try:
-                batches.commit(rows_of(objects, epoch), changes)
+                batches.commit(rows_of(unpack(pages), epoch), changes)
             except Exception as error:
                 message = " ".join(f"{type(error).__name__}: {error}".split())[:_LONGEST]
                 replies.write(f"error {message}\n".encode("utf-8", "backslashreplace"))
@@ -276,15 +311,14 @@ def serve(
         connection.close()
 
 
-def main() -> int:  # pragma: no cover - the writer process (its parts are tested in-process)
-    """The writer process: store the batches read on stdin into the database ``argv[1]``."""
-    from qoder_files._inventory import COLUMN_NAMES  # noqa: PLC0415
-
+def main(argv: list[str]) -> int:  # pragma: no cover - the writer process (parts tested)
+    """The writer process: store the batches read on stdin into the database ``argv[0]``,
+    rows with the columns named in ``argv[1]`` (comma-separated)."""
+    path, columns = argv[0], tuple(argv[1].split(","))
+    # A batch's objects are freed as soon as it is stored: a collection every 700 of them
+    # would only walk them again. Collect when objects pile up (cycles), not as batches pass.
+    gc.freeze()
+    gc.set_threshold(_COLLECT_AFTER)
     sys.stdout.buffer.write(READY)
     sys.stdout.buffer.flush()
-    return serve(sys.argv[1], COLUMN_NAMES, rows_of, sys.stdin.buffer, sys.stdout.buffer)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.exit(main())
+    return serve(path, columns, rows_of, sys.stdin.buffer, sys.stdout.buffer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -25,10 +26,11 @@ from qoder_files import (
     InventoryStats,
     MirrorEvent,
     RetryPolicy,
+    _inventory,
     _inventory_store,
     inventory_stats,
 )
-from qoder_files._inventory import _FIELDS, _row
+from qoder_files._inventory import _FIELDS, COLUMN_NAMES, _row, object_row
 from qoder_files._mirror import MANIFEST, local_name
 from qoder_files.testing import Fault, FilesEmulator, MockResponse, MockTransport
 
@@ -377,6 +379,41 @@ async def test_a_bad_object_met_by_the_writer_process_stops_the_sync_cleanly(
     assert ids[3210] not in stored
 
 
+async def test_past_the_first_rows_a_writer_process_stores_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[asyncio.subprocess.Process | None] = []
+    here: list[int] = []
+    real_start, real_store_here = _inventory._start_writer, _inventory._Writer._store_here
+
+    async def start_writer(path: str) -> asyncio.subprocess.Process | None:
+        started.append(await real_start(path))
+        return started[-1]
+
+    async def store_here(self: _inventory._Writer, batch: Any) -> None:
+        here.append(len(_inventory_store.unpack(batch[0])))
+        await real_store_here(self, batch)
+
+    monkeypatch.setattr(_inventory, "_start_writer", start_writer)
+    monkeypatch.setattr(_inventory._Writer, "_store_here", store_here)
+    objects = _seed_objects(4321)
+    objects[3000] = {**objects[3000], "metadata": {"k": "v é"}, "extra_key": [1]}  # long way
+    db = tmp_path / "inventory.db"
+    async with _mock_client(_paged_listing(objects)) as client:
+        summary = await client.sync_inventory(db)
+    assert (summary.listed, summary.added) == (4321, 4321)
+    [writer] = started
+    assert writer is not None
+    assert writer.returncode == 0  # it ran to the end: the rows past 2,000 are its own
+    assert sum(here) == 2000
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        rows = {
+            row[0]: row
+            for row in connection.execute(f"SELECT {', '.join(COLUMN_NAMES)} FROM files")
+        }
+    assert rows == {row[0]: row for row in (object_row(obj, 0) for obj in objects)}
+
+
 @pytest.mark.parametrize(
     ("target", "name", "value"),
     [
@@ -448,11 +485,11 @@ async def test_a_writer_that_stops_without_a_word_leaves_its_batches_to_this_pro
     real_frame = _inventory_store.frame
     sent: list[int] = []
 
-    def frame(objects: list[Any], epoch: int, changes: dict[str, str]) -> bytes:
-        sent.append(len(objects))
+    def frame(pages: list[bytes], epoch: int, changes: dict[str, str]) -> bytes:
+        sent.append(len(pages))
         if len(sent) == 2:  # a frame the writer cannot read: it dies, answering nothing
             return b"\x05\x00\x00\x00junk!"
-        return real_frame(objects, epoch, changes)
+        return real_frame(pages, epoch, changes)
 
     monkeypatch.setattr(_inventory_store, "frame", frame)
     objects = _seed_objects(5600)

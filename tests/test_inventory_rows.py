@@ -105,7 +105,11 @@ def test_rows_hold_only_values_sqlite_stores() -> None:
 
 
 def _frames(*batches: tuple[list[Any], int, dict[str, str]]) -> bytes:
-    return b"".join(_inventory_store.frame(*batch) for batch in batches)
+    """Batches as the listing process sends them, each object a page of its own."""
+    return b"".join(
+        _inventory_store.frame([_inventory_store.pack([obj]) for obj in objects], epoch, changes)
+        for objects, epoch, changes in batches
+    )
 
 
 def test_the_writer_stores_each_batch_and_answers(tmp_path: Path) -> None:
