@@ -68,8 +68,9 @@ _FLUSH_AFTER = 0.5
 """Seconds after which the rows read so far are stored, however few."""
 _IN_FLIGHT = 4
 """Batches handed to the writer process ahead of its answers (the listing waits beyond)."""
-_PROCESS_AFTER = 2_000
-"""Rows a walk stores itself before it starts a writer process for the rest."""
+_HANDED_BYTES = 64 << 20
+"""Bytes handed to the writer process that it may leave unread before the listing waits
+(``_IN_FLIGHT`` bounds them first): the listing never waits for a writer to start reading."""
 _READY_WITHIN = 30.0
 """Seconds a writer process may take to say it runs; beyond, rows are stored here."""
 
@@ -321,11 +322,12 @@ _Batch = tuple[list[bytes], int, dict[str, str]]  # packed pages, the walk's epo
 class _Writer:
     """Stores a walk's pages in batches, each with the cursor of its last page, atomically.
 
-    Pages are stored together, up to ``_BATCH`` rows or ``_FLUSH_AFTER`` seconds. The first
-    batches are stored by this process, one at a time on a worker thread. Once a walk has
-    stored ``_PROCESS_AFTER`` rows, the rest go to a writer process
-    (``_inventory_store``), up to ``_IN_FLIGHT`` batches ahead of its answers: the listing
-    and SQLite then each have a core, instead of taking turns under one GIL.
+    Pages are stored together, up to ``_BATCH`` rows or ``_FLUSH_AFTER`` seconds. Smaller
+    batches (a walk slower than its storage, or a short one) are stored by this process, one
+    at a time on a worker thread. The first full batch starts a writer process
+    (``_inventory_store``) that stores it and the rest, up to ``_IN_FLIGHT`` batches ahead
+    of its answers: the listing and SQLite then each have a core, instead of taking turns
+    under one GIL.
 
     The listing does not wait for the writer to start. Until a batch is answered it is kept:
     a writer that never says it is ready, or stops without a word, leaves its batches (and
@@ -342,7 +344,6 @@ class _Writer:
         self._epoch = 0
         self._changes: dict[str, str] = {}
         self._since = time.monotonic()
-        self._stored = 0
         self._writer: asyncio.subprocess.Process | None = None
         self._ready = False  # the writer process said it runs
         self._in_process = False  # no writer process, for good: store here
@@ -367,14 +368,13 @@ class _Writer:
         batch: _Batch = (self._pages, self._epoch, self._changes)
         rows, self._rows = self._rows, 0
         self._pages, self._changes, self._since = [], {}, time.monotonic()
-        if self._writer is None and self._stored >= _PROCESS_AFTER and not self._in_process:
+        if self._writer is None and rows >= _BATCH and not self._in_process:
             starting = asyncio.ensure_future(_start_writer(self._path))
             try:
                 await _unstoppable(starting)
             finally:  # also when cancelled meanwhile: a started writer is settled
                 self._writer = starting.result() if starting.done() else None
                 self._in_process = self._writer is None
-        self._stored += rows
         writer = self._writer
         if writer is None:
             await self._store_here(batch)
@@ -484,7 +484,7 @@ async def _start_writer(path: str) -> asyncio.subprocess.Process | None:
     )
     arguments = (_inventory_store.__file__, path, ",".join(COLUMN_NAMES))
     try:
-        return await asyncio.create_subprocess_exec(
+        writer = await asyncio.create_subprocess_exec(
             *(executable, "-I", "-c", code, *arguments),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -496,6 +496,9 @@ async def _start_writer(path: str) -> asyncio.subprocess.Process | None:
         )
     except Exception:  # any reason it cannot start means: store here
         return None
+    assert writer.stdin is not None
+    writer.stdin.transport.set_write_buffer_limits(high=_HANDED_BYTES)
+    return writer
 
 
 async def _unstoppable(awaitable: Awaitable[T]) -> T:
