@@ -42,6 +42,13 @@ def hwm_kib(pid):  # VmHWM: ru_maxrss would carry the size of whoever forked the
         pass
     return 0
 
+def is_writer(pid):  # forked but not yet exec'd, a child still has this process's memory
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return b"_inventory_store" in cmdline.read()
+    except OSError:
+        return False
+
 # A big sync stores its rows from a writer process: its peak is read while it runs.
 writers, done = {}, threading.Event()
 def watch():
@@ -49,7 +56,8 @@ def watch():
         for path in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
             with open(path) as children:
                 for pid in children.read().split():
-                    writers[pid] = max(writers.get(pid, 0), hwm_kib(pid))
+                    if is_writer(pid):
+                        writers[pid] = max(writers.get(pid, 0), hwm_kib(pid))
 threading.Thread(target=watch, daemon=True).start()
 with Client(sys.argv[2], base_url=sys.argv[1]) as client:
     summary = client.sync_inventory(sys.argv[3])
