@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
+
+from dev_mode import run_quietly
 
 SCRIPT = textwrap.dedent(
     """
@@ -40,16 +40,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_abandoned_async_pagers_print_no_warning() -> None:
-    result = subprocess.run(
-        [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
-    assert result.stderr == ""
+    assert run_quietly(SCRIPT, warnings="error::ResourceWarning").strip() == "ok"
 
 
 # The loop closes each garbage async generator in a task of its own, in the order the
@@ -112,13 +103,4 @@ ABANDONED_SCAN_SCRIPT = textwrap.dedent(
 
 
 def test_an_abandoned_scan_is_closed_quietly_in_any_order() -> None:
-    result = subprocess.run(
-        [sys.executable, "-X", "dev", "-W", "error", "-c", ABANDONED_SCAN_SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
-    assert result.stderr == ""
+    assert run_quietly(ABANDONED_SCAN_SCRIPT).strip() == "ok"

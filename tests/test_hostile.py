@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from dev_mode import run_quietly
 from hostile import HostileServer, gzip_bomb
 
 from qoder_files import (
@@ -288,16 +289,7 @@ def test_one_client_across_two_asyncio_runs() -> None:
             gc.collect()
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-X", "dev", "-W", "error", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["30", "30"]
-    assert result.stderr == ""
+    assert run_quietly(script, timeout=60).split() == ["30", "30"]
 
 
 # --- 10. proxies --------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import subprocess
 import sys
 import textwrap
 import time
@@ -12,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from dev_mode import run_quietly
 
 from qoder_files import AsyncClient, File, Page
 from qoder_files._cursor import CursorWalk
@@ -257,16 +257,7 @@ DEV_MODE_SCRIPT = textwrap.dedent(
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts sockets in /proc")
 def test_nothing_is_left_behind_under_dev_mode() -> None:
-    result = subprocess.run(
-        [sys.executable, "-X", "dev", "-W", "error", "-c", DEV_MODE_SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
-    assert result.stderr == ""
+    assert run_quietly(DEV_MODE_SCRIPT, timeout=300).strip() == "ok"
 
 
 async def test_ahead_ready_waits_for_the_read_ahead_without_taking_it() -> None:
