@@ -420,8 +420,10 @@ async def test_a_writer_process_stores_a_big_sync(
         (sys, "executable", "/usr/bin/embedded-host"),  # no interpreter to start
         # the writer says the real "ready"; this process now expects something else
         (_inventory_store, "READY", b"something else\n"),
+        # the writer cannot load its file (a package in a zip, say): it ends without a word
+        (_inventory_store, "__file__", "/nonexistent/_inventory_store.py"),
     ],
-    ids=["no interpreter", "never ready"],
+    ids=["no interpreter", "never ready", "no store file"],
 )
 async def test_without_a_writer_process_the_rows_are_stored_in_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: object, name: str, value: object
