@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from . import _inventory_store
-from ._convert import dumps as _json_dumps
 from ._convert import format_timestamp, object_id, structure_file
 from ._public import publish
 from .errors import InvalidResponseError
@@ -145,7 +144,7 @@ def _utc_text(value: datetime) -> str:
 
 
 def _json_text(value: Any) -> str:
-    return "{}" if not value and isinstance(value, dict) else _json_dumps(value)
+    return "{}" if not value and isinstance(value, dict) else _inventory_store.dumps(value)
 
 
 def _purpose_text(value: Any) -> Any:
@@ -284,7 +283,10 @@ class _Walk:
     def commit(self, rows: list[tuple[Any, ...]], changes: dict[str, str]) -> None:
         """Store ``rows`` and the walk's new state at once (``state`` is the caller's to
         update: it may run ahead of the transactions stored elsewhere)."""
-        self._batches.commit(rows, changes)
+        try:
+            self._batches.commit(rows, changes)
+        except _inventory_store.UnstorableText as error:
+            raise InvalidResponseError(str(error), status_code=200) from None
 
     def finish(self, epoch: int, full: bool) -> int:
         """End the walk: move the high-water mark, mark what a full walk missed."""
@@ -412,8 +414,8 @@ class _Writer:
             self._handed.clear()
             message = line[6:].decode("utf-8", "replace").strip()
             kind, _, detail = message.partition(": ")
-            if kind == InvalidResponseError.__name__:  # a file object of the wrong shape
-                raise InvalidResponseError(detail, status_code=200)
+            if kind in (InvalidResponseError.__name__, _inventory_store.UnstorableText.__name__):
+                raise InvalidResponseError(detail, status_code=200)  # a file the server sent
             error = getattr(sqlite3, kind, None)
             if isinstance(error, type) and issubclass(error, sqlite3.Error):
                 raise error(detail)  # the same error the database gives in-process

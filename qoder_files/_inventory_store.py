@@ -39,18 +39,30 @@ if TYPE_CHECKING:  # the writer process starts without ``typing``
 
 @functools.cache
 def _codec() -> Callable[[Any], str]:
-    """The same JSON text as the package's codec (``_convert.dumps``), its module loaded on
-    first use: most files carry no metadata."""
+    """The package's JSON text (``_convert.dumps``), its modules loaded on first use: most files
+    carry no metadata. What orjson refuses (a lone surrogate, an integer beyond 64 bits), the
+    standard library writes."""
+    import json  # noqa: PLC0415
+
+    def standard(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
     try:
         import orjson  # noqa: PLC0415
     except ImportError:  # pragma: no cover - depends on the installed extras
-        import json  # noqa: PLC0415
+        return standard
 
-        return functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
-    return lambda value: orjson.dumps(value).decode()
+    def fast(value: Any) -> str:
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:  # orjson.JSONEncodeError
+            return standard(value)
+
+    return fast
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
+    """``value`` as the inventory's JSON text (metadata, extra fields)."""
     return _codec()(value)
 
 
@@ -58,7 +70,9 @@ __all__ = [
     "DOWNLOADABLE",
     "READY",
     "Batches",
+    "UnstorableText",
     "connect",
+    "dumps",
     "frame",
     "main",
     "pack",
@@ -123,18 +137,33 @@ class Batches:
                 start += count
 
     def commit(self, rows: list[tuple[Any, ...]], changes: dict[str, str]) -> None:
-        """Store ``rows`` and the walk's new state in one transaction."""
+        """Store ``rows`` and the walk's new state in one transaction.
+
+        Raises:
+            UnstorableText: a value is text SQLite cannot hold; nothing of the batch is stored.
+        """
         connection = self.connection
         connection.execute("BEGIN IMMEDIATE")
         try:
-            if rows:
-                self._store(rows)
-            for key, value in changes.items():
-                connection.execute(_STATE_SQL, (key, value))
+            try:
+                if rows:
+                    self._store(rows)
+                for key, value in changes.items():
+                    connection.execute(_STATE_SQL, (key, value))
+            except UnicodeEncodeError as error:
+                raise UnstorableText(
+                    f"a file's text is not valid Unicode, so it cannot be stored ({error})"
+                ) from None
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+
+
+class UnstorableText(ValueError):
+    """A file's text holds a lone surrogate: JSON can spell one (``"\\ud800"``), UTF-8 text,
+    and so SQLite, cannot. (orjson refuses such a response already; the standard library's
+    decoder lets it through.)"""
 
 
 Frame = tuple[list[bytes], int, dict[str, str]]
@@ -223,7 +252,7 @@ def seed_row(obj: Any, epoch: int) -> tuple[Any, ...] | None:
             and (updated is None or updated == created or _is_utc_text(updated))
         ):
             downloadable = 1 if purpose in DOWNLOADABLE else 0
-            metadata_text = _dumps(metadata) if metadata else "{}"
+            metadata_text = dumps(metadata) if metadata else "{}"
             return (
                 file_id,
                 filename,

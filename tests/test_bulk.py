@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -26,6 +27,7 @@ from qoder_files import (
     InventoryStats,
     MirrorEvent,
     RetryPolicy,
+    _convert,
     _inventory,
     _inventory_store,
     inventory_stats,
@@ -412,6 +414,36 @@ async def test_a_writer_process_stores_a_big_sync(
             for row in connection.execute(f"SELECT {', '.join(COLUMN_NAMES)} FROM files")
         }
     assert rows == {row[0]: row for row in (object_row(obj, 0) for obj in objects)}
+
+
+@pytest.mark.parametrize(
+    ("count", "field", "value"),
+    [
+        (50, "filename", "bad\ud800name"),  # a small sync: stored in this process
+        (1500, "filename", "bad\ud800name"),  # in the writer process's second batch
+        (1500, "metadata", {"k": "\udc80"}),
+    ],
+    ids=["in-process", "writer", "writer, metadata"],
+)
+async def test_text_sqlite_cannot_hold_stops_the_sync_with_a_typed_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, field: str, value: Any
+) -> None:
+    """A lone surrogate, spelled as JSON allows (``"\\ud800"``): the standard library's
+    decoder (no ``speedups`` extra) lets it through, and SQLite text cannot hold it."""
+    monkeypatch.setattr(_convert, "loads", json.loads)
+    objects = _seed_objects(count)
+    bad = count * 4 // 5
+    objects[bad] = {**objects[bad], field: value}
+    db = tmp_path / "inventory.db"
+    async with _mock_client(_paged_listing(objects)) as client:
+        with pytest.raises(InvalidResponseError, match="not valid Unicode") as raised:
+            await client.sync_inventory(db)
+    assert "pt-mock-token" not in str(raised.value)
+    stored = ids_in(db)
+    ids = [obj["file_id"] for obj in objects]
+    assert ids[bad] not in stored
+    assert sorted(stored) == sorted(ids[: len(stored)])  # what came before, without a gap
+    assert len(stored) == bad // 1000 * 1000  # every batch before the one that failed
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,7 @@ SHAPES: dict[str, dict[str, Any]] = {
     },
     "control characters": {**BASE, "filename": "a\x1b[31mb\x07\nc"},
     "big size": {**BASE, "size_bytes": 2**62},
+    "metadata beyond 64 bits": {**BASE, "metadata": {"n": 2**70}},  # orjson refuses to write it
 }
 
 BAD: dict[str, Any] = {
@@ -160,3 +161,27 @@ def test_the_writer_reports_a_bad_object_and_stores_nothing_of_its_batch(tmp_pat
     assert replies.getvalue().startswith(b"error InvalidResponseError: ")
     with contextlib.closing(sqlite3.connect(db)) as connection:
         assert connection.execute("SELECT count(*) FROM files").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {**BASE, "filename": "bad\ud800name"},
+        {**BASE, "metadata": {"k": "\udc80"}},
+        {**BASE, "mime_type": "text/\udfff"},
+    ],
+    ids=["filename", "metadata", "mime type"],
+)
+def test_the_writer_refuses_text_sqlite_cannot_hold(tmp_path: Path, obj: dict[str, Any]) -> None:
+    """JSON can spell a lone surrogate, which the standard library's decoder lets through."""
+    db = str(tmp_path / "inventory.db")
+    with contextlib.closing(_inventory_store.connect(db)) as connection:
+        _prepare(connection)
+    source = io.BytesIO(_frames(([BASE, obj], 1, {"walk_cursor": "x"})))
+    replies = io.BytesIO()
+    status = _inventory_store.serve(db, COLUMN_NAMES, _inventory_store.rows_of, source, replies)
+    assert status == 1
+    assert replies.getvalue().startswith(b"error UnstorableText: a file's text is not valid")
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        assert connection.execute("SELECT count(*) FROM files").fetchone()[0] == 0
+        assert connection.execute("SELECT count(*) FROM sync_state").fetchone()[0] == 0
