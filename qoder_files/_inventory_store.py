@@ -30,7 +30,8 @@ import sqlite3
 import struct
 import sys
 from datetime import datetime
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # as ``typing.TYPE_CHECKING``, without importing ``typing``
 
 if TYPE_CHECKING:  # the writer process starts without ``typing``
     from collections.abc import Callable
