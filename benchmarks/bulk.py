@@ -42,12 +42,17 @@ def hwm_kib(pid):  # VmHWM: ru_maxrss would carry the size of whoever forked the
         pass
     return 0
 
-def is_writer(pid):  # forked but not yet exec'd, a child still has this process's memory
+def cmdline(pid):
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return b"_inventory_store" in cmdline.read()
+        with open(f"/proc/{pid}/cmdline", "rb") as text:
+            return text.read()
     except OSError:
-        return False
+        return b""
+
+OWN = cmdline("self")
+
+def is_writer(pid):  # forked but not yet exec'd, a child still has this process's memory
+    return cmdline(pid) not in (b"", OWN)
 
 # A big sync stores its rows from a writer process: its peak is read while it runs.
 writers, done = {}, threading.Event()
