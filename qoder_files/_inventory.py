@@ -318,9 +318,6 @@ class _Walk:
         return marked
 
 
-_Batch = tuple[list[bytes], int, dict[str, str]]  # packed pages, the walk's epoch, its state
-
-
 class _Writer:
     """Stores a walk's pages in batches, each with the cursor of its last page, atomically.
 
@@ -349,7 +346,8 @@ class _Writer:
         self._writer: asyncio.subprocess.Process | None = None
         self._ready = False  # the writer process said it runs
         self._in_process = False  # no writer process, for good: store here
-        self._handed: collections.deque[_Batch] = collections.deque()  # not yet answered
+        # batches handed to the writer process, not yet answered
+        self._handed: collections.deque[_inventory_store.Frame] = collections.deque()
 
     async def add(self, objects: list[Any], epoch: int, changes: dict[str, str]) -> None:
         """Take one page's file objects and the walk's state after them; store when a batch
@@ -367,7 +365,7 @@ class _Writer:
         """Store (or hand to the writer process) what was taken."""
         if not (self._pages or self._changes):
             return
-        batch: _Batch = (self._pages, self._epoch, self._changes)
+        batch: _inventory_store.Frame = (self._pages, self._epoch, self._changes)
         rows, self._rows = self._rows, 0
         self._pages, self._changes, self._since = [], {}, time.monotonic()
         if self._writer is None and rows >= _BATCH and not self._in_process:
@@ -389,7 +387,7 @@ class _Writer:
         while self._writer is not None and len(self._handed) > _IN_FLIGHT:
             await self._answer()
 
-    async def _store_here(self, batch: _Batch) -> None:
+    async def _store_here(self, batch: _inventory_store.Frame) -> None:
         pages, epoch, changes = batch
         rows = _inventory_store.rows_of(_inventory_store.unpack(pages), epoch)
         await _unstoppable(asyncio.to_thread(self._walk.commit, rows, changes))

@@ -71,6 +71,7 @@ __all__ = [
     "DOWNLOADABLE",
     "READY",
     "Batches",
+    "Frame",
     "UnstorableText",
     "connect",
     "dumps",
@@ -88,7 +89,7 @@ _HEADER = struct.Struct("<I")
 _LONGEST = 2000  # characters of an error message sent back by the writer process
 _COLLECT_AFTER = 200_000  # objects the writer process allocates and keeps before a collection
 READY = b"ready\n"
-"""The writer process's first line: it runs, and found this package."""
+"""The writer process's first line: it runs, and loaded this file."""
 _STATE_SQL = (
     "INSERT INTO sync_state (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -168,8 +169,8 @@ class UnstorableText(ValueError):
 
 
 Frame = tuple[list[bytes], int, dict[str, str]]
-"""What a writer process reads per batch: pages of file objects (``pack``), the walk's epoch,
-its new state."""
+"""A batch, as the listing process holds it and the writer process reads it: pages of file
+objects (``pack``), the walk's epoch, its new state."""
 
 
 def pack(objects: list[Any]) -> bytes:
