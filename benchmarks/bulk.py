@@ -30,17 +30,9 @@ HERE = Path(__file__).resolve().parent
 
 _SYNC = """
 import glob, json, os, sys, threading
+sys.path.insert(0, sys.argv[4])
 from qoder_files import Client
-
-def hwm_kib(pid):  # VmHWM: ru_maxrss would carry the size of whoever forked the process
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+from rss_probe import peak_rss_kib
 
 def cmdline(pid):
     try:
@@ -62,13 +54,13 @@ def watch():
             with open(path) as children:
                 for pid in children.read().split():
                     if is_writer(pid):
-                        writers[pid] = max(writers.get(pid, 0), hwm_kib(pid))
+                        writers[pid] = max(writers.get(pid, 0), peak_rss_kib(pid))
 threading.Thread(target=watch, daemon=True).start()
 with Client(sys.argv[2], base_url=sys.argv[1]) as client:
     summary = client.sync_inventory(sys.argv[3])
 done.set()
 writer = max(writers.values(), default=0)
-print(json.dumps({"listed": summary.listed, "peak_rss_kib": hwm_kib("self") + writer,
+print(json.dumps({"listed": summary.listed, "peak_rss_kib": peak_rss_kib() + writer,
                   "writer_peak_kib": writer}))
 """
 
@@ -163,7 +155,9 @@ def inventory_memory(
     for count in (small, large):
         with servers(count) as base_url, tempfile.TemporaryDirectory() as directory:
             database = os.path.join(directory, "inventory.db")
-            _, out = _seconds([sys.executable, "-c", _SYNC, base_url, token, database], env)
+            _, out = _seconds(
+                [sys.executable, "-c", _SYNC, base_url, token, database, str(HERE)], env
+            )
             result = json.loads(out)
             assert result["listed"] == count, out
             peaks[count] = int(result["peak_rss_kib"]) * 1024

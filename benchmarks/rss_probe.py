@@ -54,19 +54,22 @@ def main() -> None:
     print(json.dumps({"mode": args.mode, "count": seen, "peak_rss_kib": peak_rss_kib()}))
 
 
-def peak_rss_kib() -> int:
-    """This process's peak resident set size, in KiB.
+def peak_rss_kib(pid: int | str = "self") -> int:
+    """The peak resident set size of process ``pid`` (this one by default), in KiB; 0 for
+    another process that is gone.
 
     On Linux ``VmHWM`` is read, because ``ru_maxrss`` keeps the high-water mark of the process
     that forked this one across ``exec`` and would report the benchmark runner's size instead.
     """
     try:
-        with open("/proc/self/status") as status:
+        with open(f"/proc/{pid}/status") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1])
     except OSError:
         pass
+    if pid != "self":
+        return 0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS
 
