@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from strict_servers import StrictG1Server, StrictG3Server
 
 from qoder_files import (
     AsyncClient,
@@ -190,26 +191,35 @@ def ids_in(db: Path) -> list[str]:
             return []
 
 
-async def test_inventory_sync_incremental_and_full(tmp_path: Path) -> None:
-    emulator = FilesEmulator()
-    emulator.seed(2000)
+@pytest.mark.parametrize(
+    "make_server",
+    # the emulator, and servers written from the fact sheet rather than from it
+    [FilesEmulator, StrictG1Server, StrictG3Server],
+    ids=["emulator", "strict g1", "strict g3"],
+)
+async def test_inventory_sync_incremental_and_full(
+    make_server: Callable[[], FilesEmulator | StrictG1Server | StrictG3Server], tmp_path: Path
+) -> None:
+    server = make_server()
+    server.seed(2000)
     db = tmp_path / "inventory.db"
-    async with emulator.serve() as url, AsyncClient(emulator.token, base_url=url) as client:
-        first = await client.sync_inventory(db)
+    async with server.serve() as url, AsyncClient(server.token, base_url=url) as client:
+        first = await client.sync_inventory(db)  # most of it through the writer process
         assert first.added == 2000
-        assert sorted(ids_in(db)) == sorted(emulator.ids())
+        assert sorted(ids_in(db)) == sorted(server.ids())
         for n in range(10):
             await client.upload_file(f"note {n}\n".encode(), filename=f"note-{n}.md")
-        gone = emulator.ids()[100:105]
+        gone = server.ids()[100:105]
         for file_id in gone:
             await client.delete_file(file_id)
-        before = len(emulator.requests)
+        before = len(server.requests)
         incremental = await client.sync_inventory(db)
-        lists = [r for r in emulator.requests[before:] if r.path.endswith("/files")]
+        lists = [r for r in server.requests[before:] if r.path.endswith("/files")]
         assert incremental.added == 10
         assert len(lists) <= 2
         full = await client.sync_inventory(db, full=True)
-    assert full.marked_deleted == 5
+    assert (full.listed, full.added, full.marked_deleted) == (2005, 0, 5)
+    assert sorted(ids_in(db)) == sorted([*server.ids(), *gone])
     with contextlib.closing(sqlite3.connect(db)) as connection:
         marked = [
             r[0]
